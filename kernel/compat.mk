@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: GPL-2.0
+# Feature tests against the kernel tree being built for.  Testing the
+# headers rather than the version number also catches stable backports.
+# Every Kbuild includes this file.
+
+# $(call dmabridge_if_grep,FILE,PATTERN,DEFINE)
+dmabridge_if_grep = $(shell grep -qsE '$(2)' $(srctree)/$(1) && echo -D$(3))
+
+# kernel/include holds headers shared by the modules; the UAPI headers are
+# in the repository's include/uapi, so a build copies kernel/ and include/
+# side by side.
+ccflags-y += -I$(src)/../include -I$(src)/../../include
+ccflags-y += $(call dmabridge_if_grep,include/linux/mm.h,memfd_pin_folios,DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS)
+ccflags-y += $(call dmabridge_if_grep,include/linux/mm.h,void vm_flags_set,DMABRIDGE_HAVE_VM_FLAGS_SET)
+dmabridge_ns_strings := $(call dmabridge_if_grep,include/linux/module.h,MODULE_INFO\(import_ns$(comma) ns\),DMABRIDGE_HAVE_NS_STRINGS)
+ccflags-y += $(dmabridge_ns_strings)
+
+# What a module exports goes into namespace DMABRIDGE (core/Kbuild uses it).
+# The default namespace became a string literal before MODULE_IMPORT_NS did.
+dmabridge_export_ns_ident := $(call dmabridge_if_grep,include/linux/export.h,__stringify\(DEFAULT_SYMBOL_NAMESPACE\),X)
+dmabridge_export_ns := -DDEFAULT_SYMBOL_NAMESPACE=$(if $(dmabridge_export_ns_ident),DMABRIDGE,'"DMABRIDGE"')

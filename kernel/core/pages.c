@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dma-buf operations for buffers made of struct pages.
+ *
+ * Each attachment gets its own sg table, because DMA addresses belong to
+ * a device: an IOMMU or a bounce buffer (swiotlb) gives every device its
+ * own view of the same pages.  CPU access therefore has to sync every
+ * mapping that is live at that moment, which is why the attachments are
+ * kept on a list.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/highmem.h>
+#include <linux/iosys-map.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include <dmabridge/compat.h>
+#include <dmabridge/pages.h>
+
+/*
+ * A CPU fault maps the whole naturally aligned 2 MiB window around the
+ * faulting page: the memory is pinned and already populated, so touching
+ * a large buffer costs one fault per window instead of one per page.
+ */
+#define DMABRIDGE_FAULT_WINDOW_PAGES	(SZ_2M >> PAGE_SHIFT)
+
+struct dmabridge_attachment {
+	struct device *dev;
+	struct sg_table sgt;
+	struct list_head node;
+	enum dma_data_direction dir;	/* of the live mapping */
+	bool mapped;
+};
+
+/*
+ * The longest sg segment this device can take in one piece.  A bounce
+ * buffer (swiotlb) cannot map more than dma_max_mapping_size() at once,
+ * and a device without DMA parameters promises only 64 KiB segments.
+ */
+static unsigned int dmabridge_max_segment(struct device *dev)
+{
+	size_t seg = min_t(size_t, dma_max_mapping_size(dev),
+			   dma_get_max_seg_size(dev));
+
+	seg = min_t(size_t, seg, UINT_MAX);
+	return max_t(size_t, round_down(seg, PAGE_SIZE), PAGE_SIZE);
+}
+
+static int dmabridge_pages_attach(struct dma_buf *dmabuf,
+				  struct dma_buf_attachment *attachment)
+{
+	struct dmabridge_pages *buf = dmabuf->priv;
+	struct dmabridge_attachment *a;
+	int ret;
+
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+
+	ret = sg_alloc_table_from_pages_segment(&a->sgt, buf->pages,
+						buf->nr_pages, 0,
+						dmabuf->size,
+						dmabridge_max_segment(attachment->dev),
+						GFP_KERNEL);
+	if (ret) {
+		kfree(a);
+		return ret;
+	}
+
+	a->dev = attachment->dev;
+	attachment->priv = a;
+
+	mutex_lock(&buf->lock);
+	list_add(&a->node, &buf->attachments);
+	mutex_unlock(&buf->lock);
+	return 0;
+}
+
+static void dmabridge_pages_detach(struct dma_buf *dmabuf,
+				   struct dma_buf_attachment *attachment)
+{
+	struct dmabridge_pages *buf = dmabuf->priv;
+	struct dmabridge_attachment *a = attachment->priv;
+
+	mutex_lock(&buf->lock);
+	list_del(&a->node);
+	mutex_unlock(&buf->lock);
+
+	sg_free_table(&a->sgt);
+	kfree(a);
+}
+
+static struct sg_table *
+dmabridge_pages_map(struct dma_buf_attachment *attachment,
+		    enum dma_data_direction dir)
+{
+	struct dmabridge_pages *buf = attachment->dmabuf->priv;
+	struct dmabridge_attachment *a = attachment->priv;
+	int ret;
+
+	/*
+	 * A read-only buffer is only ever mapped for the device to read: an
+	 * IOMMU then refuses device writes, and a bounce buffer is never
+	 * copied back, so nothing a device writes reaches the pages.
+	 */
+	if (buf->read_only) {
+		if (dir == DMA_FROM_DEVICE)
+			return ERR_PTR(-EPERM);
+		dir = DMA_TO_DEVICE;
+	}
+
+	mutex_lock(&buf->lock);
+	if (a->mapped) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	/* Without DMA_ATTR_SKIP_CPU_SYNC: the device must see what the CPU wrote. */
+	ret = dma_map_sgtable(a->dev, &a->sgt, dir, 0);
+	if (ret)
+		goto out_unlock;
+	a->dir = dir;
+	a->mapped = true;
+out_unlock:
+	mutex_unlock(&buf->lock);
+	return ret ? ERR_PTR(ret) : &a->sgt;
+}
+
+static void dmabridge_pages_unmap(struct dma_buf_attachment *attachment,
+				  struct sg_table *sgt,
+				  enum dma_data_direction dir)
+{
+	struct dmabridge_pages *buf = attachment->dmabuf->priv;
+	struct dmabridge_attachment *a = attachment->priv;
+
+	mutex_lock(&buf->lock);
+	dma_unmap_sgtable(a->dev, &a->sgt, a->dir, 0);
+	a->mapped = false;
+	mutex_unlock(&buf->lock);
+}
+
+/*
+ * The DMA API wants syncs in the direction the mapping was made in, which
+ * for a read-only buffer is not the one the importer asked for.
+ */
+static int dmabridge_pages_begin_cpu_access(struct dma_buf *dmabuf,
+					    enum dma_data_direction dir)
+{
+	struct dmabridge_pages *buf = dmabuf->priv;
+	struct dmabridge_attachment *a;
+
+	mutex_lock(&buf->lock);
+	if (buf->vaddr)
+		invalidate_kernel_vmap_range(buf->vaddr, dmabuf->size);
+	list_for_each_entry(a, &buf->attachments, node)
+		if (a->mapped)
+			dma_sync_sgtable_for_cpu(a->dev, &a->sgt, a->dir);
+	mutex_unlock(&buf->lock);
+	return 0;
+}
+
+static int dmabridge_pages_end_cpu_access(struct dma_buf *dmabuf,
+					  enum dma_data_direction dir)
+{
+	struct dmabridge_pages *buf = dmabuf->priv;
+	struct dmabridge_attachment *a;
+
+	mutex_lock(&buf->lock);
+	if (buf->vaddr)
+		flush_kernel_vmap_range(buf->vaddr, dmabuf->size);
+	list_for_each_entry(a, &buf->attachments, node)
+		if (a->mapped)
+			dma_sync_sgtable_for_device(a->dev, &a->sgt, a->dir);
+	mutex_unlock(&buf->lock);
+	return 0;
+}
+
+static vm_fault_t dmabridge_pages_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct dmabridge_pages *buf = vma->vm_private_data;
+	pgoff_t first, last, pgoff;
+	vm_fault_t ret;
+
+	if (vmf->pgoff >= buf->nr_pages)
+		return VM_FAULT_SIGBUS;
+
+	ret = vmf_insert_pfn(vma, vmf->address,
+			     page_to_pfn(buf->pages[vmf->pgoff]));
+	if (ret != VM_FAULT_NOPAGE)
+		return ret;
+
+	/* The rest of the window is a prefetch: stop at the first failure. */
+	first = max(round_down(vmf->pgoff, DMABRIDGE_FAULT_WINDOW_PAGES),
+		    vma->vm_pgoff);
+	last = min3(first + DMABRIDGE_FAULT_WINDOW_PAGES,
+		    vma->vm_pgoff + vma_pages(vma), buf->nr_pages);
+	for (pgoff = first; pgoff < last; pgoff++) {
+		unsigned long addr = vma->vm_start +
+			((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
+
+		if (pgoff == vmf->pgoff)
+			continue;
+		if (vmf_insert_pfn(vma, addr, page_to_pfn(buf->pages[pgoff])) !=
+		    VM_FAULT_NOPAGE)
+			break;
+	}
+	return VM_FAULT_NOPAGE;
+}
+
+static const struct vm_operations_struct dmabridge_pages_vm_ops = {
+	.fault = dmabridge_pages_fault,
+};
+
+static int dmabridge_pages_mmap(struct dma_buf *dmabuf,
+				struct vm_area_struct *vma)
+{
+	struct dmabridge_pages *buf = dmabuf->priv;
+
+	/* A private mapping would need copy-on-write of pages we don't own. */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	/* The file is read-only too, so the VFS already refused this. */
+	if (buf->read_only && (vma->vm_flags & VM_WRITE))
+		return -EACCES;
+	if (buf->read_only)
+		vm_flags_clear(vma, VM_MAYWRITE);
+
+	vma->vm_ops = &dmabridge_pages_vm_ops;
+	vma->vm_private_data = buf;
+	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	return 0;
+}
+
+static int dmabridge_pages_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct dmabridge_pages *buf = dmabuf->priv;
+	pgprot_t prot = buf->read_only ? PAGE_KERNEL_RO : PAGE_KERNEL;
+	void *vaddr;
+
+	vaddr = vmap(buf->pages, buf->nr_pages, VM_MAP, prot);
+	if (!vaddr)
+		return -ENOMEM;
+
+	mutex_lock(&buf->lock);
+	buf->vaddr = vaddr;
+	mutex_unlock(&buf->lock);
+
+	iosys_map_set_vaddr(map, vaddr);
+	return 0;
+}
+
+static void dmabridge_pages_vunmap(struct dma_buf *dmabuf,
+				   struct iosys_map *map)
+{
+	struct dmabridge_pages *buf = dmabuf->priv;
+
+	mutex_lock(&buf->lock);
+	buf->vaddr = NULL;
+	mutex_unlock(&buf->lock);
+
+	vunmap(map->vaddr);
+}
+
+static void dmabridge_pages_release(struct dma_buf *dmabuf)
+{
+	struct dmabridge_pages *buf = dmabuf->priv;
+
+	mutex_destroy(&buf->lock);
+	buf->ops->release(buf);
+}
+
+static const struct dma_buf_ops dmabridge_pages_dma_buf_ops = {
+	.attach = dmabridge_pages_attach,
+	.detach = dmabridge_pages_detach,
+	.map_dma_buf = dmabridge_pages_map,
+	.unmap_dma_buf = dmabridge_pages_unmap,
+	.begin_cpu_access = dmabridge_pages_begin_cpu_access,
+	.end_cpu_access = dmabridge_pages_end_cpu_access,
+	.mmap = dmabridge_pages_mmap,
+	.vmap = dmabridge_pages_vmap,
+	.vunmap = dmabridge_pages_vunmap,
+	.release = dmabridge_pages_release,
+};
+
+struct dma_buf *dmabridge_pages_export(struct dmabridge_pages *buf,
+				       struct module *owner,
+				       const char *exp_name)
+{
+	struct dma_buf_export_info exp_info = {
+		.exp_name = exp_name,
+		.owner = owner,
+		.ops = &dmabridge_pages_dma_buf_ops,
+		.size = (size_t)buf->nr_pages << PAGE_SHIFT,
+		/* A read-only file is what makes the VFS refuse PROT_WRITE. */
+		.flags = buf->read_only ? O_RDONLY : O_RDWR,
+		.priv = buf,
+	};
+	struct dma_buf *dmabuf;
+
+	/* sg tables count pages in an unsigned int. */
+	if (!buf->nr_pages || buf->nr_pages > UINT_MAX)
+		return ERR_PTR(-EINVAL);
+
+	mutex_init(&buf->lock);
+	INIT_LIST_HEAD(&buf->attachments);
+	buf->vaddr = NULL;
+
+	dmabuf = dma_buf_export(&exp_info);
+	if (IS_ERR(dmabuf))
+		mutex_destroy(&buf->lock);
+	return dmabuf;
+}
+EXPORT_SYMBOL_GPL(dmabridge_pages_export);

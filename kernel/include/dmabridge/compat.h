@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The few kernel interfaces that differ between the kernels dmabridge
+ * builds against (Debian's 6.1 and 6.12 series, and newer).  Everything
+ * else is written against the current API directly.  The DMABRIDGE_HAVE_*
+ * symbols come from feature tests in kernel/compat.mk.
+ */
+#ifndef _DMABRIDGE_COMPAT_H
+#define _DMABRIDGE_COMPAT_H
+
+#include <linux/mm.h>
+#include <linux/module.h>
+
+/*
+ * Symbol namespaces became string literals in 6.13.  The core exports its
+ * helpers in namespace DMABRIDGE (DEFAULT_SYMBOL_NAMESPACE, set in its
+ * Kbuild) so that only modules that ask for them link against them.
+ */
+#ifdef DMABRIDGE_HAVE_NS_STRINGS
+#define DMABRIDGE_IMPORT_NS_DMA_BUF()	MODULE_IMPORT_NS("DMA_BUF")
+#define DMABRIDGE_IMPORT_NS_CORE()	MODULE_IMPORT_NS("DMABRIDGE")
+#else
+#define DMABRIDGE_IMPORT_NS_DMA_BUF()	MODULE_IMPORT_NS(DMA_BUF)
+#define DMABRIDGE_IMPORT_NS_CORE()	MODULE_IMPORT_NS(DMABRIDGE)
+#endif
+
+/* vm_flags became read-only outside the mm core in 6.3. */
+#ifndef DMABRIDGE_HAVE_VM_FLAGS_SET
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+
+static inline void vm_flags_clear(struct vm_area_struct *vma,
+				  vm_flags_t flags)
+{
+	vma->vm_flags &= ~flags;
+}
+#endif
+
+#endif /* _DMABRIDGE_COMPAT_H */

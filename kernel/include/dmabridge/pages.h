@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A dma-buf exporter for buffers made of struct pages.
+ *
+ * Every dmabridge exporter whose memory is an array of pages (udmabuf,
+ * the heaps) hands the same things to importers: a DMA mapping per
+ * attachment, CPU access that syncs every live mapping, mmap and vmap.
+ * The owner fills in a struct dmabridge_pages, exports it with
+ * dmabridge_pages_export() and gets its release callback when the last
+ * reference to the dma-buf is gone.
+ */
+#ifndef _DMABRIDGE_PAGES_H
+#define _DMABRIDGE_PAGES_H
+
+#include <linux/dma-buf.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+
+struct dmabridge_pages;
+
+struct dmabridge_pages_ops {
+	/* Called once, after the last user of the dma-buf is gone. */
+	void (*release)(struct dmabridge_pages *buf);
+};
+
+struct dmabridge_pages {
+	struct page **pages;
+	pgoff_t nr_pages;
+	/*
+	 * Nothing may write through the buffer: CPU mappings are read-only
+	 * and importers only get DMA_TO_DEVICE mappings.
+	 */
+	bool read_only;
+	const struct dmabridge_pages_ops *ops;
+
+	/* Private to the core from here on. */
+	struct mutex lock;		/* attachments, vaddr */
+	struct list_head attachments;
+	void *vaddr;
+};
+
+/*
+ * Exports @buf (pages, nr_pages, read_only and ops filled in) as a dma-buf.
+ * On success the dma-buf owns @buf and calls ops->release when it dies; on
+ * failure @buf is untouched and still the caller's.  @owner is the module
+ * that must stay loaded while the dma-buf lives (the one holding ops).
+ */
+struct dma_buf *dmabridge_pages_export(struct dmabridge_pages *buf,
+				       struct module *owner,
+				       const char *exp_name);
+
+#endif /* _DMABRIDGE_PAGES_H */

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pinning memfd pages for the lifetime of a udmabuf.
+ *
+ * From 6.11 the kernel has memfd_pin_folios(), a real long-term pin: it
+ * moves pages out of ZONE_MOVABLE and CMA first and marks them
+ * maybe-DMA-pinned, which is what a device buffer needs.  Older kernels
+ * (Debian's 6.1) do not export it; there we hold a page reference on each
+ * page, which is what upstream's udmabuf did before memfd_pin_folios()
+ * existed: a referenced shmem or hugetlb page cannot be migrated, reclaimed
+ * or freed, though it may sit in a movable zone.
+ */
+#include <linux/hugetlb.h>
+#include <linux/magic.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+
+#include "memfd_pin.h"
+
+int memfd_pinned_alloc(struct memfd_pinned *pinned, pgoff_t capacity)
+{
+	*pinned = (struct memfd_pinned){ .capacity = capacity };
+	pinned->pages = kvmalloc_array(capacity, sizeof(*pinned->pages),
+				       GFP_KERNEL);
+	if (!pinned->pages)
+		return -ENOMEM;
+#ifdef DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS
+	/* At worst every page is a folio of its own. */
+	pinned->folios = kvmalloc_array(capacity, sizeof(*pinned->folios),
+					GFP_KERNEL);
+	if (!pinned->folios) {
+		kvfree(pinned->pages);
+		return -ENOMEM;
+	}
+#endif
+	return 0;
+}
+
+#ifdef DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS
+
+int memfd_pin_range(struct memfd_pinned *pinned, struct file *memfd,
+		    loff_t start, pgoff_t nr)
+{
+	struct folio **folios = pinned->folios + pinned->nr_folios;
+	unsigned long max_folios = pinned->capacity - pinned->nr_folios;
+	loff_t end = start + ((loff_t)nr << PAGE_SHIFT) - 1;
+	pgoff_t done = 0, first_offset;
+	long nr_folios, i;
+
+	if (WARN_ON_ONCE(nr > pinned->capacity - pinned->nr_pages))
+		return -EINVAL;
+
+	nr_folios = memfd_pin_folios(memfd, start, end, folios,
+				     min_t(unsigned long, max_folios, nr),
+				     &first_offset);
+	if (nr_folios <= 0)
+		return nr_folios ? nr_folios : -EINVAL;
+	pinned->nr_folios += nr_folios;
+
+	/* Only the first folio of the range starts part-way in. */
+	for (i = 0; i < nr_folios && done < nr; i++) {
+		size_t offset = i ? 0 : first_offset;
+
+		for (; offset < folio_size(folios[i]) && done < nr;
+		     offset += PAGE_SIZE)
+			pinned->pages[pinned->nr_pages + done++] =
+				folio_page(folios[i], offset >> PAGE_SHIFT);
+	}
+	if (done < nr)
+		return -EINVAL;
+	pinned->nr_pages += nr;
+	return 0;
+}
+
+void memfd_pinned_free(struct memfd_pinned *pinned)
+{
+	unpin_folios(pinned->folios, pinned->nr_folios);
+	kvfree(pinned->folios);
+	kvfree(pinned->pages);
+}
+
+#else /* !DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS */
+
+static bool memfd_is_hugetlb(struct file *memfd)
+{
+	return file_inode(memfd)->i_sb->s_magic == HUGETLBFS_MAGIC;
+}
+
+/*
+ * Hugetlb pages are never allocated on lookup here: the caller must have
+ * faulted or fallocated them, as with upstream's udmabuf on these kernels.
+ * The hugetlb page cache of these kernels is indexed in huge pages.
+ */
+static int memfd_pin_hugetlb(struct memfd_pinned *pinned, struct file *memfd,
+			     loff_t start, pgoff_t nr)
+{
+	struct hstate *h = hstate_file(memfd);
+	pgoff_t done = 0;
+
+	while (done < nr) {
+		loff_t pos = start + ((loff_t)done << PAGE_SHIFT);
+		struct folio *folio;
+		unsigned long sub;
+
+		folio = __filemap_get_folio(memfd->f_mapping,
+					    pos >> huge_page_shift(h), 0, 0);
+		if (IS_ERR_OR_NULL(folio))
+			return -EINVAL;
+
+		for (sub = (pos & ~huge_page_mask(h)) >> PAGE_SHIFT;
+		     sub < folio_nr_pages(folio) && done < nr; sub++, done++) {
+			struct page *page = folio_page(folio, sub);
+
+			get_page(page);
+			pinned->pages[pinned->nr_pages++] = page;
+		}
+		folio_put(folio);
+	}
+	return 0;
+}
+
+static int memfd_pin_shmem(struct memfd_pinned *pinned, struct file *memfd,
+			   loff_t start, pgoff_t nr)
+{
+	struct address_space *mapping = memfd->f_mapping;
+	pgoff_t index = start >> PAGE_SHIFT;
+	pgoff_t i;
+
+	for (i = 0; i < nr; i++) {
+		/* Allocates the page if the memfd has a hole there. */
+		struct page *page =
+			shmem_read_mapping_page_gfp(mapping, index + i,
+						    mapping_gfp_mask(mapping));
+
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		pinned->pages[pinned->nr_pages++] = page;
+	}
+	return 0;
+}
+
+int memfd_pin_range(struct memfd_pinned *pinned, struct file *memfd,
+		    loff_t start, pgoff_t nr)
+{
+	if (WARN_ON_ONCE(nr > pinned->capacity - pinned->nr_pages))
+		return -EINVAL;
+	if (memfd_is_hugetlb(memfd))
+		return memfd_pin_hugetlb(pinned, memfd, start, nr);
+	return memfd_pin_shmem(pinned, memfd, start, nr);
+}
+
+void memfd_pinned_free(struct memfd_pinned *pinned)
+{
+	pgoff_t i;
+
+	for (i = 0; i < pinned->nr_pages; i++)
+		put_page(pinned->pages[i]);
+	kvfree(pinned->pages);
+}
+
+#endif /* DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS */
