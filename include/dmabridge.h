@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libdmabridge: create and use dma-bufs from userspace.
+ *
+ * Conventions shared by every call:
+ *  - A call that can fail returns an int: >= 0 on success (a new file
+ *    descriptor where the call makes one), or a negative error code.  The
+ *    code is either a negated errno value or a negated DMABRIDGE_E* value
+ *    below; dmabridge_strerror() describes both.  errno is not meaningful
+ *    after a call returns.
+ *  - File descriptors the library opens for its own use are close-on-exec;
+ *    descriptors it returns to the caller are close-on-exec only when the
+ *    call's flags ask for it, as with the underlying kernel interface.
+ *  - The library keeps no global state: every call is thread-safe, and
+ *    calls on different file descriptors never interfere.
+ *
+ * Capabilities are grouped in sections (one source file each in lib/):
+ * errors, dma-buf access, memfds, udmabuf.  Later capabilities (dma-buf
+ * heaps, sync files, Xen grants) get their own sections in the same style.
+ *
+ * The raw kernel interfaces are installed next to this header as
+ * <dmabridge/uapi/...> for callers that want to issue ioctls themselves.
+ */
+#ifndef DMABRIDGE_H
+#define DMABRIDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(DMABRIDGE_BUILDING_LIBRARY)
+#define DMABRIDGE_API __attribute__((visibility("default")))
+#else
+#define DMABRIDGE_API
+#endif
+
+#define DMABRIDGE_VERSION_MAJOR 0
+#define DMABRIDGE_VERSION_MINOR 1
+#define DMABRIDGE_VERSION_PATCH 0
+
+/* The version of the library actually loaded, as "MAJOR.MINOR.PATCH". */
+DMABRIDGE_API const char *dmabridge_version(void);
+
+/* ---------------------------------------------------------------------
+ * Errors
+ */
+
+/*
+ * Error codes for failures that errno cannot describe precisely (the
+ * kernel reports most of them as a bare EINVAL).  They lie above the
+ * range of errno values, and calls return them negated like errno codes.
+ */
+enum dmabridge_error {
+	DMABRIDGE_EBASE = 4096,
+	/* The file is not a memfd backed by shmem or hugetlbfs. */
+	DMABRIDGE_ENOTMEMFD,
+	/* The memfd lacks F_SEAL_SHRINK, which udmabuf requires. */
+	DMABRIDGE_ENOSEAL,
+	/* The memfd is sealed against writing; only a read-only buffer may use it. */
+	DMABRIDGE_EWRITESEALED,
+	/* An offset or size is not a multiple of the (huge) page size. */
+	DMABRIDGE_EALIGN,
+	/* A range is empty or reaches past the end of its memfd. */
+	DMABRIDGE_ERANGE,
+	/* The file descriptor does not refer to a dma-buf. */
+	DMABRIDGE_ENOTDMABUF,
+	/* The udmabuf device cannot make read-only buffers (the kernel's own
+	 * udmabuf silently ignores the flag, so the library refuses it). */
+	DMABRIDGE_ENOREADONLY,
+	/* No udmabuf device node exists. */
+	DMABRIDGE_ENODEVICE,
+	DMABRIDGE_ELAST
+};
+
+/*
+ * A readable description of @err, which may be an errno value or a
+ * DMABRIDGE_E* code, negated or not.  Never returns NULL; the string is
+ * static and must not be freed.  0 gives "Success".
+ */
+DMABRIDGE_API const char *dmabridge_strerror(int err);
+
+/* ---------------------------------------------------------------------
+ * dma-buf access (any exporter)
+ */
+
+/* Access modes for mapping and CPU-access brackets. */
+#define DMABRIDGE_ACCESS_READ	(1U << 0)
+#define DMABRIDGE_ACCESS_WRITE	(1U << 1)
+#define DMABRIDGE_ACCESS_RW	(DMABRIDGE_ACCESS_READ | DMABRIDGE_ACCESS_WRITE)
+
+/* Longest dma-buf name, including the terminating NUL (DMA_BUF_NAME_LEN). */
+#define DMABRIDGE_NAME_MAX 32
+
+/*
+ * Size in bytes of the dma-buf @fd, into *@size.  Fails with
+ * -DMABRIDGE_ENOTDMABUF when @fd is not a dma-buf.
+ */
+DMABRIDGE_API int dmabridge_dmabuf_size(int fd, uint64_t *size);
+
+/*
+ * Map the whole dma-buf @fd shared, readable and/or writable per @access.
+ * On success *@addr and *@size describe the mapping, to be released with
+ * dmabridge_dmabuf_unmap().  CPU accesses through the mapping must be
+ * bracketed by dmabridge_dmabuf_begin/end_cpu_access().  A buffer that
+ * refuses writable mappings (dmabridge's read-only udmabuf) fails with
+ * -EACCES or -EPERM when @access includes DMABRIDGE_ACCESS_WRITE.
+ */
+DMABRIDGE_API int dmabridge_dmabuf_map(int fd, unsigned int access,
+				       void **addr, size_t *size);
+
+/* Release a mapping made by dmabridge_dmabuf_map(). */
+DMABRIDGE_API int dmabridge_dmabuf_unmap(void *addr, size_t size);
+
+/*
+ * Bracket CPU access to a mapping of @fd (DMA_BUF_IOCTL_SYNC).  @access
+ * says what the CPU does in between and must be the same at begin and
+ * end.  Begin waits for device access to finish and makes device writes
+ * visible to the CPU; end makes CPU writes visible to devices.  Retries
+ * by itself when interrupted by a signal.
+ */
+DMABRIDGE_API int dmabridge_dmabuf_begin_cpu_access(int fd, unsigned int access);
+DMABRIDGE_API int dmabridge_dmabuf_end_cpu_access(int fd, unsigned int access);
+
+/*
+ * Set the dma-buf's name (shown in fdinfo and /sys/kernel/debug/dma_buf).
+ * @name must be shorter than DMABRIDGE_NAME_MAX bytes (-ENAMETOOLONG).
+ * Some kernels refuse to rename a buffer a device has attached (-EBUSY).
+ */
+DMABRIDGE_API int dmabridge_dmabuf_set_name(int fd, const char *name);
+
+/* Bits of dmabridge_dmabuf_info.fields: which fields the kernel reported. */
+#define DMABRIDGE_INFO_SIZE	(1U << 0)
+#define DMABRIDGE_INFO_COUNT	(1U << 1)
+#define DMABRIDGE_INFO_EXP_NAME	(1U << 2)
+#define DMABRIDGE_INFO_NAME	(1U << 3)
+#define DMABRIDGE_INFO_INODE	(1U << 4)
+#define DMABRIDGE_INFO_FLAGS	(1U << 5)
+
+struct dmabridge_dmabuf_info {
+	unsigned int fields;	/* DMABRIDGE_INFO_* present below */
+	uint64_t size;		/* bytes */
+	uint64_t count;		/* file references, not counting the query's */
+	uint64_t inode;		/* inode number, unique among live dma-bufs */
+	unsigned int flags;	/* open flags of the file (O_RDWR, O_CLOEXEC...) */
+	char exp_name[64];	/* exporter (driver) name, may be truncated */
+	char name[DMABRIDGE_NAME_MAX]; /* "" when the buffer has no name */
+};
+
+/*
+ * Describe the dma-buf open as file descriptor @fd in process @pid (0 for
+ * the calling process), from /proc/PID/fdinfo/FD.  Fields the running
+ * kernel does not report are left zero and their bit clear in ->fields.
+ * Fails with -DMABRIDGE_ENOTDMABUF when the file is not a dma-buf, -EBADF
+ * when @fd is not open in @pid, -ESRCH when @pid does not exist, and
+ * -EACCES when @pid belongs to someone else.
+ */
+DMABRIDGE_API int dmabridge_dmabuf_query(pid_t pid, int fd,
+					 struct dmabridge_dmabuf_info *info);
+
+/* ---------------------------------------------------------------------
+ * memfds: the memory behind udmabufs
+ */
+
+/* Flags of dmabridge_memfd_create(). */
+#define DMABRIDGE_MEMFD_CLOEXEC	(1U << 0) /* close the memfd on exec */
+#define DMABRIDGE_MEMFD_HUGETLB	(1U << 1) /* default-size huge pages */
+
+/*
+ * Create a memfd of @size bytes, zero-filled, sealed with F_SEAL_SHRINK
+ * and F_SEAL_GROW and no other seal, so that further seals (F_SEAL_WRITE
+ * for a read-only buffer) can still be added.  @name (NULL for
+ * "dmabridge") appears in /proc/PID/fd.  With DMABRIDGE_MEMFD_HUGETLB
+ * @size must be a multiple of the huge page size (-DMABRIDGE_EALIGN);
+ * huge pages are taken from the pool only when first touched or pinned.
+ * Returns the memfd.
+ */
+DMABRIDGE_API int dmabridge_memfd_create(const char *name, uint64_t size,
+					 unsigned int flags);
+
+/*
+ * The default huge page size in bytes into *@size, from /proc/meminfo;
+ * -ENOENT when the kernel has no huge page support.
+ */
+DMABRIDGE_API int dmabridge_hugepage_size(uint64_t *size);
+
+/* ---------------------------------------------------------------------
+ * udmabuf: dma-bufs made of memfd pages
+ */
+
+/* The device nodes dmabridge_udmabuf_open(NULL) tries, in order. */
+#define DMABRIDGE_UDMABUF_DEVICE	"/dev/dmabridge-udmabuf"
+#define DMABRIDGE_UDMABUF_KERNEL_DEVICE	"/dev/udmabuf"
+
+/*
+ * Open a udmabuf device read-write and close-on-exec.  @path NULL tries
+ * DMABRIDGE_UDMABUF_DEVICE (always dmabridge's module), then
+ * DMABRIDGE_UDMABUF_KERNEL_DEVICE (the kernel's built-in udmabuf, or
+ * dmabridge's on kernels without one); -DMABRIDGE_ENODEVICE when neither
+ * exists.  Returns the device fd.
+ */
+DMABRIDGE_API int dmabridge_udmabuf_open(const char *path);
+
+enum dmabridge_udmabuf_kind {
+	DMABRIDGE_UDMABUF_KIND_UNKNOWN = 0,	/* cannot tell (no sysfs?) */
+	DMABRIDGE_UDMABUF_KIND_KERNEL = 1,	/* the kernel's own udmabuf */
+	DMABRIDGE_UDMABUF_KIND_DMABRIDGE = 2,	/* dmabridge_udmabuf */
+};
+
+/*
+ * Which driver is behind the udmabuf device @devfd: a
+ * DMABRIDGE_UDMABUF_KIND_* value, or -ENOTTY when @devfd is not a
+ * character device.
+ */
+DMABRIDGE_API int dmabridge_udmabuf_kind(int devfd);
+
+struct dmabridge_udmabuf_limits {
+	uint64_t list_limit;	/* most ranges in one buffer, 0 if unknown */
+	uint64_t size_limit;	/* largest buffer in bytes, 0 if unknown */
+};
+
+/*
+ * The module parameters limiting buffers made through @devfd, from the
+ * driver's /sys/module/.../parameters.  -ENOENT when the driver is
+ * unknown or shows no limits.
+ */
+DMABRIDGE_API int dmabridge_udmabuf_limits(int devfd,
+					   struct dmabridge_udmabuf_limits *limits);
+
+/* One piece of a udmabuf: @size bytes of @memfd from @offset. */
+struct dmabridge_range {
+	int memfd;
+	uint64_t offset;
+	uint64_t size;
+};
+
+/* Flags of dmabridge_udmabuf_create(). */
+/* The new dma-buf fd is close-on-exec. */
+#define DMABRIDGE_UDMABUF_CLOEXEC	(1U << 0)
+/*
+ * Nothing may write through the buffer: writable mmap fails, and
+ * write-sealed memfds are accepted.  Only dmabridge's udmabuf implements
+ * this; on another device the call fails with -DMABRIDGE_ENOREADONLY
+ * rather than hand out a writable buffer.
+ */
+#define DMABRIDGE_UDMABUF_READONLY	(1U << 1)
+/* Use UDMABUF_CREATE_LIST even for a single range. */
+#define DMABRIDGE_UDMABUF_LIST		(1U << 2)
+/*
+ * Skip the library's own checks of the ranges and pass them to the
+ * kernel as given (also for count 0); for testing the kernel's checks.
+ */
+#define DMABRIDGE_UDMABUF_UNCHECKED	(1U << 3)
+
+/*
+ * Create a dma-buf from @count ranges laid end to end, through the
+ * udmabuf device @devfd.  One range uses UDMABUF_CREATE, several use
+ * UDMABUF_CREATE_LIST.  Before calling the kernel the library checks each
+ * range and reports what the kernel would only call EINVAL:
+ * -DMABRIDGE_ENOTMEMFD, -DMABRIDGE_ENOSEAL, -DMABRIDGE_EWRITESEALED,
+ * -DMABRIDGE_EALIGN, -DMABRIDGE_ERANGE.  The kernel's limits
+ * (dmabridge_udmabuf_limits()) still give -EINVAL, and memory it cannot
+ * pin -ENOMEM.  The memfds may be closed afterwards: the buffer keeps
+ * their pages.  Returns the dma-buf fd.
+ */
+DMABRIDGE_API int dmabridge_udmabuf_create(int devfd,
+					   const struct dmabridge_range *ranges,
+					   size_t count, unsigned int flags);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMABRIDGE_H */

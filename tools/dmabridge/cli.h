@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The dmabridge command: shared declarations. */
+#ifndef DMABRIDGE_CLI_H
+#define DMABRIDGE_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Exit codes of every command. */
+#define EXIT_OK		0
+#define EXIT_RUNTIME	1
+#define EXIT_USAGE	2
+
+/* Outcome of parsing a command line. */
+enum parse_result {
+	PARSE_OK,
+	PARSE_HELP,	/* --help given: print help, exit 0 */
+	PARSE_ERROR,	/* message in the caller's buffer: exit 2 */
+};
+
+struct create_opts {
+	uint64_t size;		/* total bytes, required */
+	unsigned int list;	/* 0: UDMABUF_CREATE; N: CREATE_LIST, N memfds */
+	int hugetlb;
+	int readonly;
+	int verify;
+	int fill_set;
+	unsigned char fill;
+	const char *name;	/* NULL: leave unnamed */
+	const char *device;	/* NULL: library default */
+	const char *exec;	/* NULL: no command */
+};
+
+struct inspect_opts {
+	pid_t pid;		/* 0: this process */
+	int fd;
+	int raw;
+};
+
+/*
+ * "4096", "0x1000", "4K", "64KiB", "1M", "2G", "1T": binary multiples,
+ * suffix case-insensitive, optional "iB"/"B".  0 or -EINVAL / -ERANGE.
+ */
+int parse_size(const char *s, uint64_t *out);
+
+/* A byte: decimal 0..255 or 0x00..0xff. */
+int parse_byte(const char *s, unsigned char *out);
+
+/* A non-negative int, decimal only. */
+int parse_uint(const char *s, unsigned int max, unsigned int *out);
+
+/*
+ * An open file to inspect: "N" (this process), "/proc/self/fd/N",
+ * "/dev/fd/N", or "/proc/PID/fd/N".  pid 0 means this process.
+ */
+int parse_fd_ref(const char *s, pid_t *pid, int *fd);
+
+/* Parse "udmabuf create" arguments (argv[0] is "create"). */
+enum parse_result parse_create(int argc, char **argv, struct create_opts *o,
+			       char *err, size_t errlen);
+
+/*
+ * Check create options against the machine: @page is the page size,
+ * @hugepage the huge page size (0 if none).  On success sets *@item to
+ * the size of one range.  Returns 0, or -1 with a message in @err.
+ */
+int check_create(const struct create_opts *o, uint64_t page,
+		 uint64_t hugepage, uint64_t *item, char *err, size_t errlen);
+
+/* Parse "udmabuf inspect" arguments (argv[0] is "inspect"). */
+enum parse_result parse_inspect(int argc, char **argv, struct inspect_opts *o,
+				char *err, size_t errlen);
+
+/* Format a byte count as "N bytes (X MiB)" style human text. */
+void format_size(uint64_t bytes, char *buf, size_t len);
+
+/* Commands: return the process exit code. */
+int cmd_info(int argc, char **argv);
+int cmd_udmabuf(int argc, char **argv);
+
+/* Print "dmabridge: <msg>" to stderr. */
+void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* DMABRIDGE_CLI_H */
