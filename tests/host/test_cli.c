@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The dmabridge binary's exit codes and the messages that matter. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "tap.h"
+#include "tests.h"
+
+static const char *bin;
+
+/* Run "BIN ARGS", capture stdout+stderr into @out; returns the exit code. */
+static int run(const char *args, char *out, size_t len)
+{
+	char cmd[1024];
+	size_t n = 0;
+	FILE *p;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", bin, args);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A check on captured output, which is shown only on failure. */
+static void check_out(int pass, const char *out, const char *what)
+{
+	if (!ok(pass, "%s", what))
+		tap_diag("output was:\n%s", out);
+}
+
+void test_cli(const char *binary)
+{
+	static const char *const helps[] = {
+		"--help", "help", "udmabuf --help", "udmabuf create --help",
+		"udmabuf inspect --help", "info --help",
+	};
+	static const char *const usage_errors[] = {
+		"", "bogus", "--bogus", "udmabuf", "udmabuf bogus",
+		"udmabuf create", "udmabuf create --size 1Q",
+		"udmabuf create --size 1M --list 3",
+		"udmabuf create --size 1000", "udmabuf create --size 1M --fill 256",
+		"udmabuf inspect", "udmabuf inspect /dev/udmabuf", "info extra",
+	};
+	char out[8192];
+	size_t i;
+
+	bin = binary;
+	for (i = 0; i < sizeof(helps) / sizeof(helps[0]); i++) {
+		int rc = run(helps[i], out, sizeof(out));
+
+		ok(rc == 0 && strstr(out, "Usage: dmabridge"),
+		   "'dmabridge %s' prints usage and exits 0 (%d)", helps[i], rc);
+	}
+	for (i = 0; i < sizeof(usage_errors) / sizeof(usage_errors[0]); i++)
+		is(run(usage_errors[i], out, sizeof(out)), 2,
+		   "'dmabridge %s' is a usage error", usage_errors[i]);
+
+	is(run("--version", out, sizeof(out)), 0, "--version");
+	check_out(strstr(out, "dmabridge 0.1.0") != NULL, out, "version printed");
+	is(run("info", out, sizeof(out)), 0, "info works on any system");
+	check_out(strstr(out, "kernel: Linux") && strstr(out, "udmabuf:") &&
+		  strstr(out, "dmabridge modules:"), out, "info has its sections");
+	is(run("udmabuf inspect 0 </dev/null", out, sizeof(out)), 1,
+	   "inspect of a non-dma-buf is a runtime error");
+	check_out(strstr(out, "Not a dma-buf") != NULL, out, "and says so");
+	is(run("udmabuf inspect 999", out, sizeof(out)), 1,
+	   "inspect of a closed fd is a runtime error");
+	is(run("udmabuf create --size 4K --device /nonexistent", out, sizeof(out)),
+	   1, "a missing device is a runtime error");
+	check_out(strstr(out, "/nonexistent") && strstr(out, "No such file"),
+		  out, "and names the device and the error");
+}
