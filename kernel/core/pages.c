@@ -220,8 +220,11 @@ static int dmabridge_pages_mmap(struct dma_buf *dmabuf,
 {
 	struct dmabridge_pages *buf = dmabuf->priv;
 
-	/* A private mapping would need copy-on-write of pages we don't own. */
-	if (!(vma->vm_flags & VM_SHARED))
+	/*
+	 * A private mapping would need copy-on-write of pages we don't own.
+	 * A shared mapping of a read-only file has only VM_MAYSHARE.
+	 */
+	if (!(vma->vm_flags & (VM_SHARED | VM_MAYSHARE)))
 		return -EINVAL;
 	/* The file is read-only too, so the VFS already refused this. */
 	if (buf->read_only && (vma->vm_flags & VM_WRITE))

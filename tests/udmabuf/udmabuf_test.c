@@ -1,0 +1,931 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dmabridge's udmabuf: every behaviour and every error path of the UAPI.
+ *
+ * The device under test is $DMABRIDGE_UDMABUF_DEV (default
+ * /dev/dmabridge-udmabuf).  Tests of dmabridge's own extensions and of
+ * the places where it deliberately differs from upstream skip on another
+ * device.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <drm/drm.h>
+#include <linux/dma-buf.h>
+
+#include "kselftest_harness.h"
+#include "../importer/importer_util.h"
+
+#define PAGE 4096UL
+#define HUGE_PAGE (2UL << 20)
+
+/* "Key: value kB" from a /proc file, in bytes; -1 if absent. */
+static long long proc_kb(const char *path, const char *key)
+{
+	char line[256];
+	size_t keylen = strlen(key);
+	long long value = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, keylen) && line[keylen] == ':') {
+			value = atoll(line + keylen + 1) * 1024;
+			break;
+		}
+	fclose(f);
+	return value;
+}
+
+static long long pinned_bytes(void)
+{
+	return proc_kb("/proc/self/status", "VmPin");
+}
+
+/* A field of this fd's /proc/self/fdinfo entry, copied into out. */
+static int fdinfo_field(int fd, const char *key, char *out, size_t len)
+{
+	char path[64], line[256];
+	size_t keylen = strlen(key);
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *v = line + keylen + 1;
+
+		if (strncmp(line, key, keylen) || line[keylen] != ':')
+			continue;
+		v += strspn(v, " \t");
+		v[strcspn(v, "\n")] = '\0';
+		snprintf(out, len, "%s", v);
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* The lowest free fd: a failed ioctl must not have consumed one. */
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+/* Pages of a memfd that anything still pins block F_SEAL_WRITE. */
+static int try_write_seal(int memfd)
+{
+	return fcntl(memfd, F_ADD_SEALS, F_SEAL_WRITE) ? -errno : 0;
+}
+
+FIXTURE(udmabuf)
+{
+	int dev;
+	int memfd;
+	uint64_t memfd_size;
+};
+
+FIXTURE_SETUP(udmabuf)
+{
+	self->dev = open(udmabuf_dev_path(), O_RDWR | O_CLOEXEC);
+	if (self->dev < 0)
+		SKIP(return, "%s: %s", udmabuf_dev_path(), strerror(errno));
+	self->memfd_size = 64 * PAGE;
+	self->memfd = memfd_sealed("udmabuf-test", self->memfd_size, 0);
+	ASSERT_GE(self->memfd, 0);
+}
+
+FIXTURE_TEARDOWN(udmabuf)
+{
+	if (self->dev >= 0)
+		close(self->dev);
+	if (self->memfd >= 0)
+		close(self->memfd);
+}
+
+/* --- what a buffer is ---------------------------------------------- */
+
+TEST_F(udmabuf, buffer_shares_pages_with_memfd_both_ways)
+{
+	uint64_t off = 3 * PAGE, size = 8 * PAGE;
+	uint8_t *mem, *buf;
+	int fd;
+
+	mem = mmap(NULL, self->memfd_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   self->memfd, 0);
+	ASSERT_NE(mem, MAP_FAILED);
+	pat_fill(mem, 0, self->memfd_size, 1);
+
+	fd = udmabuf_create(self->dev, self->memfd, off, size, 0);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(size, (uint64_t)lseek(fd, 0, SEEK_END));
+	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(buf, MAP_FAILED);
+
+	EXPECT_EQ(-1, pat_check(buf, off, size, 1));
+	/* Written after creation: the same pages, not a copy. */
+	pat_fill(mem + off, off, size, 2);
+	EXPECT_EQ(-1, pat_check(buf, off, size, 2));
+	pat_fill(buf, off, size, 3);
+	EXPECT_EQ(-1, pat_check(mem + off, off, size, 3));
+
+	munmap(buf, size);
+	munmap(mem, self->memfd_size);
+	close(fd);
+}
+
+TEST_F(udmabuf, list_concatenates_ranges_of_several_memfds_in_order)
+{
+	int other = memfd_sealed("udmabuf-other", 16 * PAGE, 0);
+	struct udmabuf_create_item items[] = {
+		{ .memfd = self->memfd, .offset = 10 * PAGE, .size = 2 * PAGE },
+		{ .memfd = other, .offset = 4 * PAGE, .size = 3 * PAGE },
+		{ .memfd = self->memfd, .offset = 0, .size = PAGE },
+	};
+	uint8_t *mem, *omem, *buf;
+	int fd;
+
+	ASSERT_GE(other, 0);
+	mem = mmap(NULL, self->memfd_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   self->memfd, 0);
+	omem = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    other, 0);
+	ASSERT_NE(mem, MAP_FAILED);
+	ASSERT_NE(omem, MAP_FAILED);
+	pat_fill(mem, 0, self->memfd_size, 4);
+	pat_fill(omem, 0, 16 * PAGE, 5);
+
+	fd = udmabuf_create_list(self->dev, 0, items, 3);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(6 * PAGE, (uint64_t)lseek(fd, 0, SEEK_END));
+	buf = mmap(NULL, 6 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(buf, MAP_FAILED);
+	EXPECT_EQ(-1, pat_check(buf, 10 * PAGE, 2 * PAGE, 4));
+	EXPECT_EQ(-1, pat_check(buf + 2 * PAGE, 4 * PAGE, 3 * PAGE, 5));
+	EXPECT_EQ(-1, pat_check(buf + 5 * PAGE, 0, PAGE, 4));
+
+	munmap(buf, 6 * PAGE);
+	munmap(omem, 16 * PAGE);
+	munmap(mem, self->memfd_size);
+	close(fd);
+	close(other);
+}
+
+TEST_F(udmabuf, cloexec_flag_decides_fd_cloexec)
+{
+	int fd = udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
+	int cfd = udmabuf_create(self->dev, self->memfd, 0, PAGE,
+				 UDMABUF_FLAGS_CLOEXEC);
+
+	ASSERT_GE(fd, 0);
+	ASSERT_GE(cfd, 0);
+	EXPECT_EQ(0, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(FD_CLOEXEC, fcntl(cfd, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+	close(cfd);
+}
+
+TEST_F(udmabuf, list_item_padding_is_ignored_as_upstream_does)
+{
+	struct udmabuf_create_item item = {
+		.memfd = self->memfd, .__pad = 0xdeadbeef, .size = PAGE,
+	};
+	int fd = udmabuf_create_list(self->dev, 0, &item, 1);
+
+	ASSERT_GE(fd, 0);
+	close(fd);
+}
+
+TEST_F(udmabuf, list_of_list_limit_items_works_and_one_more_is_einval)
+{
+	int limit = 1024, fd;
+	struct udmabuf_create_item *items;
+	FILE *f = fopen("/sys/module/dmabridge_udmabuf/parameters/list_limit",
+			"r");
+	int memfd;
+
+	if (f) {
+		ASSERT_EQ(1, fscanf(f, "%d", &limit));
+		fclose(f);
+	}
+	memfd = memfd_sealed("udmabuf-many", (uint64_t)limit * PAGE, 0);
+	ASSERT_GE(memfd, 0);
+	items = calloc(limit + 1, sizeof(*items));
+	ASSERT_NE(NULL, items);
+	for (int i = 0; i <= limit; i++) {
+		items[i].memfd = memfd;
+		items[i].offset = (uint64_t)(limit - 1 - i % limit) * PAGE;
+		items[i].size = PAGE;
+	}
+	fd = udmabuf_create_list(self->dev, 0, items, limit);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	EXPECT_EQ(-EINVAL, udmabuf_create_list(self->dev, 0, items, limit + 1));
+	free(items);
+	close(memfd);
+}
+
+TEST_F(udmabuf, buffer_outlives_memfd_and_device_fds)
+{
+	uint8_t *buf;
+	int fd;
+
+	ASSERT_EQ(6, pwrite(self->memfd, "pinned", 6, PAGE));
+	fd = udmabuf_create(self->dev, self->memfd, PAGE, PAGE, 0);
+	ASSERT_GE(fd, 0);
+	close(self->memfd);
+	self->memfd = -1;
+	close(self->dev);
+	self->dev = -1;
+
+	buf = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(buf, MAP_FAILED);
+	EXPECT_EQ(0, memcmp(buf, "pinned", 6));
+	munmap(buf, PAGE);
+	close(fd);
+}
+
+TEST_F(udmabuf, hole_in_memfd_is_allocated_not_refused)
+{
+	int fd = udmabuf_create(self->dev, self->memfd, 32 * PAGE, 4 * PAGE, 0);
+	uint8_t zero[PAGE] = { 0 }, got[PAGE];
+
+	/* Nothing was ever written there: the pages are zeroes. */
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ((ssize_t)PAGE, pread(self->memfd, got, PAGE, 33 * PAGE));
+	EXPECT_EQ(0, memcmp(zero, got, PAGE));
+	close(fd);
+}
+
+/* --- bad input: upstream's errno, and nothing changes ---------------- */
+
+/*
+ * A failed create must leave no fd, no pin and no charge behind; the
+ * memfd's pages being unpinned shows as F_SEAL_WRITE being allowed.
+ */
+#define EXPECT_CREATE_FAILS_CLEANLY(err, call) do {			\
+	int __free_fd = lowest_free_fd();				\
+	long long __pinned = pinned_bytes();				\
+	EXPECT_EQ(-(err), (call));					\
+	EXPECT_EQ(__free_fd, lowest_free_fd());				\
+	EXPECT_EQ(__pinned, pinned_bytes());				\
+} while (0)
+
+TEST_F(udmabuf, unknown_flags_are_einval)
+{
+	static const uint32_t bad[] = { 0x2, 0x80, 1U << 30, 0x7ffffffe };
+
+	if (!udmabuf_dev_is_dmabridge())
+		SKIP(return, "upstream ignores unknown flags");
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct udmabuf_create_item item = {
+			.memfd = self->memfd, .size = PAGE,
+		};
+
+		EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+			udmabuf_create(self->dev, self->memfd, 0, PAGE, bad[i]));
+		EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+			udmabuf_create_list(self->dev, bad[i], &item, 1));
+	}
+}
+
+TEST_F(udmabuf, fd_that_is_not_a_memfd_is_ebadfd)
+{
+	int pipefd[2], devnull = open("/dev/null", O_RDWR);
+
+	ASSERT_EQ(0, pipe(pipefd));
+	ASSERT_GE(devnull, 0);
+	EXPECT_CREATE_FAILS_CLEANLY(EBADFD,
+		udmabuf_create(self->dev, pipefd[0], 0, PAGE, 0));
+	EXPECT_CREATE_FAILS_CLEANLY(EBADFD,
+		udmabuf_create(self->dev, devnull, 0, PAGE, 0));
+	/* A directory on tmpfs: the right filesystem, not a regular file. */
+	int dir = open("/dev/shm", O_RDONLY | O_DIRECTORY);
+
+	if (dir < 0)
+		dir = open("/tmp", O_RDONLY | O_DIRECTORY);
+	ASSERT_GE(dir, 0);
+	EXPECT_CREATE_FAILS_CLEANLY(EBADFD,
+		udmabuf_create(self->dev, dir, 0, PAGE, 0));
+	close(dir);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(devnull);
+}
+
+TEST_F(udmabuf, tmpfs_file_that_is_not_a_memfd_is_einval_for_its_seals)
+{
+	char path[] = "/tmp/udmabuf-XXXXXX";
+	int fd = mkstemp(path);
+
+	ASSERT_GE(fd, 0);
+	unlink(path);
+	ASSERT_EQ(0, ftruncate(fd, PAGE));
+	/* Possible only on tmpfs; elsewhere it is not shmem at all. */
+	EXPECT_CREATE_FAILS_CLEANLY(fcntl(fd, F_GET_SEALS) >= 0 ? EINVAL : EBADFD,
+		udmabuf_create(self->dev, fd, 0, PAGE, 0));
+	close(fd);
+}
+
+TEST_F(udmabuf, closed_or_negative_fd_is_ebadfd)
+{
+	int closed = dup(self->memfd);
+
+	close(closed);
+	EXPECT_CREATE_FAILS_CLEANLY(EBADFD,
+		udmabuf_create(self->dev, closed, 0, PAGE, 0));
+	EXPECT_CREATE_FAILS_CLEANLY(EBADFD,
+		udmabuf_create(self->dev, -1, 0, PAGE, 0));
+}
+
+TEST_F(udmabuf, memfd_without_shrink_seal_is_einval)
+{
+	int memfd = memfd_create("unsealed", MFD_ALLOW_SEALING);
+
+	ASSERT_GE(memfd, 0);
+	ASSERT_EQ(0, ftruncate(memfd, PAGE));
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, memfd, 0, PAGE, 0));
+	close(memfd);
+
+	/* Not even sealable: F_SEAL_SEAL alone. */
+	memfd = memfd_create("unsealable", 0);
+	ASSERT_GE(memfd, 0);
+	ASSERT_EQ(0, ftruncate(memfd, PAGE));
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, memfd, 0, PAGE, 0));
+	close(memfd);
+}
+
+TEST_F(udmabuf, write_sealed_memfd_is_einval_for_a_writable_buffer)
+{
+	static const int seals[] = { F_SEAL_WRITE, F_SEAL_FUTURE_WRITE };
+
+	for (unsigned int i = 0; i < 2; i++) {
+		int memfd = memfd_sealed("write-sealed", PAGE, 0);
+
+		ASSERT_GE(memfd, 0);
+		ASSERT_EQ(0, fcntl(memfd, F_ADD_SEALS, seals[i]));
+		EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+			udmabuf_create(self->dev, memfd, 0, PAGE, 0));
+		close(memfd);
+	}
+}
+
+TEST_F(udmabuf, unaligned_or_empty_ranges_are_einval)
+{
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, self->memfd, PAGE / 2, PAGE, 0));
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, self->memfd, 0, PAGE / 2, 0));
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, self->memfd, 0, PAGE + 1, 0));
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, self->memfd, 0, 0, 0));
+}
+
+TEST_F(udmabuf, range_past_end_of_memfd_is_einval)
+{
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, self->memfd, 0,
+			       self->memfd_size + PAGE, 0));
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, self->memfd, self->memfd_size,
+			       PAGE, 0));
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, self->memfd, 1ULL << 50, PAGE, 0));
+}
+
+TEST_F(udmabuf, offset_plus_size_overflow_is_einval)
+{
+	uint64_t top = ~0ULL & ~(PAGE - 1);
+
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, self->memfd, top, PAGE, 0));
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, self->memfd, PAGE, top, 0));
+}
+
+TEST_F(udmabuf, list_count_zero_is_einval)
+{
+	struct udmabuf_create_item item = { .memfd = self->memfd, .size = PAGE };
+
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create_list(self->dev, 0, &item, 0));
+}
+
+TEST_F(udmabuf, size_over_size_limit_is_einval_even_split_over_items)
+{
+	uint64_t limit = 64ULL << 20;
+	FILE *f = fopen("/sys/module/dmabridge_udmabuf/parameters/size_limit_mb",
+			"r");
+	struct udmabuf_create_item items[2];
+	int memfd, fd;
+
+	if (f) {
+		unsigned long mb;
+
+		ASSERT_EQ(1, fscanf(f, "%lu", &mb));
+		fclose(f);
+		limit = (uint64_t)mb << 20;
+	}
+	memfd = memfd_sealed("udmabuf-limit", limit + PAGE, 0);
+	ASSERT_GE(memfd, 0);
+
+	fd = udmabuf_create(self->dev, memfd, 0, limit, 0);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, memfd, 0, limit + PAGE, 0));
+
+	items[0] = (struct udmabuf_create_item){
+		.memfd = memfd, .size = limit,
+	};
+	items[1] = (struct udmabuf_create_item){
+		.memfd = memfd, .offset = limit, .size = PAGE,
+	};
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create_list(self->dev, 0, items, 2));
+	/* Sizes that would wrap a 64-bit sum. */
+	items[1].size = ~0ULL & ~(PAGE - 1);
+	items[1].offset = 0;
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create_list(self->dev, 0, items, 2));
+	close(memfd);
+}
+
+TEST_F(udmabuf, bad_pointers_are_efault)
+{
+	struct udmabuf_create_list *head;
+	uint8_t *pages;
+
+	EXPECT_EQ(-1, ioctl(self->dev, UDMABUF_CREATE, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(self->dev, UDMABUF_CREATE_LIST, (void *)16));
+	EXPECT_EQ(EFAULT, errno);
+
+	/* A valid head whose items run into an unmapped page. */
+	pages = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(pages, MAP_FAILED);
+	ASSERT_EQ(0, munmap(pages + PAGE, PAGE));
+	head = (void *)(pages + PAGE - sizeof(*head) -
+			sizeof(struct udmabuf_create_item));
+	head->flags = 0;
+	head->count = 2;
+	head->list[0] = (struct udmabuf_create_item){
+		.memfd = self->memfd, .size = PAGE,
+	};
+	EXPECT_CREATE_FAILS_CLEANLY(EFAULT,
+		ioctl(self->dev, UDMABUF_CREATE_LIST, head) < 0 ? -errno : 0);
+	munmap(pages, PAGE);
+}
+
+TEST_F(udmabuf, unknown_ioctl_is_enotty)
+{
+	EXPECT_EQ(-1, ioctl(self->dev, _IOW('u', 0x44, struct udmabuf_create),
+			    NULL));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(self->dev, _IO('x', 1), NULL));
+	EXPECT_EQ(ENOTTY, errno);
+}
+
+TEST_F(udmabuf, failing_item_in_list_unpins_the_items_before_it)
+{
+	int sealed = memfd_sealed("udmabuf-sealed", PAGE, 0);
+	struct udmabuf_create_item items[] = {
+		{ .memfd = self->memfd, .size = 4 * PAGE },
+		{ .memfd = sealed, .size = PAGE },
+	};
+
+	ASSERT_GE(sealed, 0);
+	ASSERT_EQ(0, fcntl(sealed, F_ADD_SEALS, F_SEAL_WRITE));
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create_list(self->dev, 0, items, 2));
+	/* Had the first item's pages stayed pinned, this would be EBUSY. */
+	EXPECT_EQ(0, try_write_seal(self->memfd));
+	close(sealed);
+}
+
+/* --- pinning and its accounting -------------------------------------- */
+
+TEST_F(udmabuf, live_buffer_keeps_memfd_from_being_write_sealed)
+{
+	int fd = udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
+
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(-EBUSY, try_write_seal(self->memfd));
+	close(fd);
+	EXPECT_EQ(0, try_write_seal(self->memfd));
+}
+
+TEST_F(udmabuf, pinned_pages_are_charged_to_creator_while_buffer_lives)
+{
+	long long before = pinned_bytes();
+	int fd;
+
+	if (!udmabuf_dev_is_dmabridge())
+		SKIP(return, "upstream does not account pinned pages");
+	ASSERT_GE(before, 0);
+	fd = udmabuf_create(self->dev, self->memfd, 0, 16 * PAGE, 0);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(before + (long long)(16 * PAGE), pinned_bytes());
+	close(fd);
+	EXPECT_EQ(before, pinned_bytes());
+}
+
+TEST_F(udmabuf, unprivileged_creator_over_memlock_limit_gets_enomem)
+{
+	pid_t pid;
+	int status;
+
+	if (!udmabuf_dev_is_dmabridge())
+		SKIP(return, "upstream does not account pinned pages");
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		/* The device fd stays open across the privilege drop. */
+		struct rlimit lim = { 8 * PAGE, 8 * PAGE };
+		int memfd, fd;
+
+		if (setrlimit(RLIMIT_MEMLOCK, &lim) || setgid(65534) ||
+		    setuid(65534))
+			_exit(10);
+		memfd = memfd_sealed("unpriv", 16 * PAGE, 0);
+		if (memfd < 0)
+			_exit(11);
+		fd = udmabuf_create(self->dev, memfd, 0, 8 * PAGE, 0);
+		if (fd < 0)
+			_exit(12);
+		/* 8 pages are pinned already: one more is over the limit. */
+		if (udmabuf_create(self->dev, memfd, 0, PAGE, 0) != -ENOMEM)
+			_exit(13);
+		close(fd);
+		fd = udmabuf_create(self->dev, memfd, 0, PAGE, 0);
+		_exit(fd >= 0 ? 0 : 14);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+TEST_F(udmabuf, buffer_passed_to_another_process_stays_charged_to_creator)
+{
+	long long before = pinned_bytes();
+	int fd, status, go[2];
+	pid_t pid;
+	char c = 0;
+
+	if (!udmabuf_dev_is_dmabridge())
+		SKIP(return, "upstream does not account pinned pages");
+	ASSERT_EQ(0, pipe(go));
+	fd = udmabuf_create(self->dev, self->memfd, 0, 4 * PAGE, 0);
+	ASSERT_GE(fd, 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		uint8_t *p = mmap(NULL, 4 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+
+		close(go[1]);
+		/* Hold the buffer until the parent has looked. */
+		if (read(go[0], &c, 1) < 0)
+			_exit(2);
+		_exit(p == MAP_FAILED ? 1 : 0);
+	}
+	close(go[0]);
+	close(fd);
+	/* The child still holds it: the creator's charge stays. */
+	EXPECT_EQ(before + (long long)(4 * PAGE), pinned_bytes());
+	close(go[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(before, pinned_bytes());
+}
+
+/* --- CPU mappings -------------------------------------------------- */
+
+TEST_F(udmabuf, private_mapping_is_einval)
+{
+	int fd = udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
+
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+}
+
+TEST_F(udmabuf, mapping_past_end_is_refused_and_offsets_work)
+{
+	int fd = udmabuf_create(self->dev, self->memfd, 0, 4 * PAGE, 0);
+	uint8_t *p;
+
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 5 * PAGE, PROT_READ, MAP_SHARED, fd, 0));
+	EXPECT_EQ(MAP_FAILED,
+		  mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, fd, 3 * PAGE));
+	ASSERT_EQ(5, pwrite(self->memfd, "third", 5, 2 * PAGE));
+	p = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, fd, 2 * PAGE);
+	ASSERT_NE(p, MAP_FAILED);
+	EXPECT_EQ(0, memcmp(p, "third", 5));
+	munmap(p, 2 * PAGE);
+	close(fd);
+}
+
+TEST_F(udmabuf, mapping_survives_fork_and_close)
+{
+	int fd = udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
+	volatile uint8_t *p;
+	int status;
+	pid_t pid;
+
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(p, MAP_FAILED);
+	close(fd);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		p[100] = 42;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(42, p[100]);
+	munmap((void *)p, PAGE);
+}
+
+/* --- read-only buffers (dmabridge extension) ------------------------- */
+
+TEST_F(udmabuf, readonly_buffer_refuses_writable_mappings)
+{
+	int fd;
+	void *p;
+
+	if (!udmabuf_dev_is_dmabridge())
+		SKIP(return, "dmabridge extension");
+	fd = udmabuf_create(self->dev, self->memfd, 0, 2 * PAGE,
+			    DMABRIDGE_UDMABUF_FLAGS_READONLY);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(MAP_FAILED,
+		  mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+	EXPECT_EQ(EACCES, errno);
+	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(p, MAP_FAILED);
+	EXPECT_EQ(-1, mprotect(p, PAGE, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	munmap(p, PAGE);
+	EXPECT_EQ(O_RDONLY, fcntl(fd, F_GETFL) & O_ACCMODE);
+	close(fd);
+}
+
+TEST_F(udmabuf, readonly_buffer_accepts_write_sealed_memfds)
+{
+	static const int seals[] = { F_SEAL_WRITE, F_SEAL_FUTURE_WRITE };
+
+	if (!udmabuf_dev_is_dmabridge())
+		SKIP(return, "dmabridge extension");
+	for (unsigned int i = 0; i < 2; i++) {
+		int memfd = memfd_sealed("ro", 2 * PAGE, 0);
+		uint8_t *p;
+		int fd;
+
+		ASSERT_GE(memfd, 0);
+		ASSERT_EQ(3, pwrite(memfd, "ro!", 3, PAGE));
+		ASSERT_EQ(0, fcntl(memfd, F_ADD_SEALS, seals[i]));
+		fd = udmabuf_create(self->dev, memfd, 0, 2 * PAGE,
+				    DMABRIDGE_UDMABUF_FLAGS_READONLY |
+				    UDMABUF_FLAGS_CLOEXEC);
+		ASSERT_GE(fd, 0);
+		p = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+		ASSERT_NE(p, MAP_FAILED);
+		EXPECT_EQ(0, memcmp(p + PAGE, "ro!", 3));
+		munmap(p, 2 * PAGE);
+		close(fd);
+		close(memfd);
+	}
+}
+
+TEST_F(udmabuf, readonly_buffer_still_needs_shrink_seal)
+{
+	int memfd = memfd_create("ro-unsealed", MFD_ALLOW_SEALING);
+
+	if (!udmabuf_dev_is_dmabridge())
+		SKIP(return, "dmabridge extension");
+	ASSERT_GE(memfd, 0);
+	ASSERT_EQ(0, ftruncate(memfd, PAGE));
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create(self->dev, memfd, 0, PAGE,
+			       DMABRIDGE_UDMABUF_FLAGS_READONLY));
+	close(memfd);
+}
+
+/* --- what the dma-buf core offers on our buffers --------------------- */
+
+TEST_F(udmabuf, cpu_access_sync_accepts_valid_and_refuses_bad_flags)
+{
+	int fd = udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
+
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW));
+	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW));
+	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
+	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ));
+	EXPECT_EQ(-EINVAL, dmabuf_sync(fd, DMA_BUF_SYNC_START));
+	EXPECT_EQ(-EINVAL, dmabuf_sync(fd, 1ULL << 40));
+	close(fd);
+}
+
+TEST_F(udmabuf, name_set_on_buffer_shows_in_fdinfo)
+{
+	int fd = udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
+	char value[64];
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_SET_NAME_B, "camera-frame"));
+	ASSERT_EQ(0, fdinfo_field(fd, "name", value, sizeof(value)));
+	EXPECT_STREQ("camera-frame", value);
+	ASSERT_EQ(0, fdinfo_field(fd, "exp_name", value, sizeof(value)));
+	if (udmabuf_dev_is_dmabridge())
+		EXPECT_STREQ("dmabridge_udmabuf", value);
+	close(fd);
+}
+
+TEST_F(udmabuf, implicit_sync_files_export_and_import)
+{
+	struct dma_buf_export_sync_file exp = { .flags = DMA_BUF_SYNC_RW, .fd = -1 };
+	struct dma_buf_import_sync_file imp = { .flags = DMA_BUF_SYNC_WRITE };
+	struct pollfd pfd;
+	int fd = udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &exp));
+	ASSERT_GE(exp.fd, 0);
+	/* No fence was ever attached: the exported one is signalled. */
+	pfd = (struct pollfd){ .fd = exp.fd, .events = POLLIN };
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	imp.fd = exp.fd;
+	EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &imp));
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN | POLLOUT };
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	close(exp.fd);
+	close(fd);
+}
+
+/* --- hugetlb memfds -------------------------------------------------- */
+
+TEST_F(udmabuf, hugetlb_memfd_ranges_share_pages)
+{
+	struct udmabuf_create_item items[2];
+	uint8_t *mem, *buf;
+	int memfd, fd;
+
+	memfd = memfd_sealed("udmabuf-huge", 2 * HUGE_PAGE, MFD_HUGETLB);
+	if (memfd < 0)
+		SKIP(return, "no hugetlb memfd: %s", strerror(-memfd));
+	mem = mmap(NULL, 2 * HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   memfd, 0);
+	if (mem == MAP_FAILED)
+		SKIP(return, "no free huge pages");
+	pat_fill(mem, 0, 2 * HUGE_PAGE, 6);
+
+	/* Inside a huge page, and across the boundary between two. */
+	items[0] = (struct udmabuf_create_item){
+		.memfd = memfd, .offset = 5 * PAGE, .size = 3 * PAGE,
+	};
+	items[1] = (struct udmabuf_create_item){
+		.memfd = memfd, .offset = HUGE_PAGE - 2 * PAGE,
+		.size = 4 * PAGE,
+	};
+	fd = udmabuf_create_list(self->dev, 0, items, 2);
+	ASSERT_GE(fd, 0);
+	buf = mmap(NULL, 7 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(buf, MAP_FAILED);
+	EXPECT_EQ(-1, pat_check(buf, 5 * PAGE, 3 * PAGE, 6));
+	EXPECT_EQ(-1, pat_check(buf + 3 * PAGE, HUGE_PAGE - 2 * PAGE,
+				4 * PAGE, 6));
+	pat_fill(buf + 3 * PAGE, 0, 4 * PAGE, 7);
+	EXPECT_EQ(-1, pat_check(mem + HUGE_PAGE - 2 * PAGE, 0, 4 * PAGE, 7));
+
+	munmap(buf, 7 * PAGE);
+	munmap(mem, 2 * HUGE_PAGE);
+	close(fd);
+	close(memfd);
+}
+
+/* --- a real importer: vgem through DRM PRIME -------------------------- */
+
+static int open_vgem(void)
+{
+	char path[32], name[32];
+
+	for (int i = 0; i < 16; i++) {
+		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(name, 0, sizeof(name));
+		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
+			return fd;
+		close(fd);
+	}
+	return -ENODEV;
+}
+
+TEST_F(udmabuf, vgem_imports_buffer_through_prime)
+{
+	struct drm_prime_handle imp = { .flags = 0 }, exp = { .flags = DRM_CLOEXEC };
+	struct drm_gem_close gc = { 0 };
+	struct stat a, b;
+	int vgem = open_vgem(), fd;
+
+	if (vgem < 0)
+		SKIP(return, "vgem not loaded");
+	fd = udmabuf_create(self->dev, self->memfd, 0, 8 * PAGE, 0);
+	ASSERT_GE(fd, 0);
+
+	/* PRIME import attaches and maps: our map_dma_buf ran for vgem. */
+	imp.fd = fd;
+	ASSERT_EQ(0, ioctl(vgem, DRM_IOCTL_PRIME_FD_TO_HANDLE, &imp));
+	EXPECT_NE(0U, imp.handle);
+
+	/* Exporting the import again hands back the very same dma-buf. */
+	exp.handle = imp.handle;
+	ASSERT_EQ(0, ioctl(vgem, DRM_IOCTL_PRIME_HANDLE_TO_FD, &exp));
+	ASSERT_EQ(0, fstat(fd, &a));
+	ASSERT_EQ(0, fstat(exp.fd, &b));
+	EXPECT_EQ(a.st_ino, b.st_ino);
+
+	close(exp.fd);
+	gc.handle = imp.handle;
+	EXPECT_EQ(0, ioctl(vgem, DRM_IOCTL_GEM_CLOSE, &gc));
+	close(fd);
+	close(vgem);
+}
+
+/* --- soak -------------------------------------------------------------- */
+
+static long long kernel_memory_bytes(void)
+{
+	return proc_kb("/proc/meminfo", "SUnreclaim") +
+	       proc_kb("/proc/meminfo", "VmallocUsed") +
+	       proc_kb("/proc/meminfo", "PageTables");
+}
+
+TEST_F_TIMEOUT(udmabuf, soak_10000_create_close_cycles_do_not_grow_kernel_memory,
+	       900)
+{
+	struct udmabuf_create_item items[4];
+	long long before, after;
+	int i, fd;
+
+	for (i = 0; i < 4; i++)
+		items[i] = (struct udmabuf_create_item){
+			.memfd = self->memfd, .offset = (uint64_t)i * 8 * PAGE,
+			.size = 4 * PAGE,
+		};
+	/* Warm up slab caches so their growth does not count as a leak. */
+	for (i = 0; i < 500; i++) {
+		fd = udmabuf_create_list(self->dev, 0, items, 4);
+		ASSERT_GE(fd, 0);
+		close(fd);
+	}
+	before = kernel_memory_bytes();
+	for (i = 0; i < 10000; i++) {
+		fd = i % 2 ? udmabuf_create_list(self->dev, 0, items, 4)
+			   : udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
+		ASSERT_GE(fd, 0);
+		close(fd);
+	}
+	after = kernel_memory_bytes();
+	TH_LOG("kernel memory %lld -> %lld bytes", before, after);
+	/* A leak of one small object per cycle would be 10000 of them. */
+	EXPECT_LT(after - before, 256 * 1024);
+	EXPECT_EQ(0, try_write_seal(self->memfd));
+}
+
+TEST_HARNESS_MAIN
