@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the importer tests: thin wrappers around the test
+ * importer's ioctls, dma-buf syncs, byte patterns and udmabuf creation.
+ * They return 0 or -errno and never assert, so each test decides what a
+ * failure means.  Tests for another exporter include this file too.
+ */
+#ifndef DMABRIDGE_IMPORTER_UTIL_H
+#define DMABRIDGE_IMPORTER_UTIL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <linux/dma-buf.h>
+#include <linux/memfd.h>
+#include <linux/udmabuf.h>
+
+#include <dmabridge/udmabuf.h>
+#include <dmabridge_test_importer.h>
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
+/* --- the importer -------------------------------------------------- */
+
+static inline int ti_open(void)
+{
+	return open(DMABRIDGE_TI_DEVICE, O_RDWR | O_CLOEXEC);
+}
+
+static inline int ti_ioctl(int tifd, unsigned long cmd, void *arg)
+{
+	return ioctl(tifd, cmd, arg) ? -errno : 0;
+}
+
+static inline int ti_attach(int tifd, uint32_t slot, int fd, uint32_t dir,
+			    uint32_t flags)
+{
+	struct dmabridge_ti_attach a = {
+		.fd = fd, .slot = slot, .dir = dir, .flags = flags,
+	};
+
+	return ti_ioctl(tifd, DMABRIDGE_TI_IOC_ATTACH, &a);
+}
+
+static inline int ti_detach(int tifd, uint32_t slot)
+{
+	struct dmabridge_ti_detach d = { .slot = slot };
+
+	return ti_ioctl(tifd, DMABRIDGE_TI_IOC_DETACH, &d);
+}
+
+static inline int ti_read(int tifd, uint32_t slot, uint64_t off, void *buf,
+			  uint64_t len)
+{
+	struct dmabridge_ti_xfer x = {
+		.slot = slot, .offset = off, .len = len,
+		.ptr = (uintptr_t)buf,
+	};
+
+	return ti_ioctl(tifd, DMABRIDGE_TI_IOC_DMA_READ, &x);
+}
+
+static inline int ti_write(int tifd, uint32_t slot, uint64_t off,
+			   const void *buf, uint64_t len)
+{
+	struct dmabridge_ti_xfer x = {
+		.slot = slot, .offset = off, .len = len,
+		.ptr = (uintptr_t)buf,
+	};
+
+	return ti_ioctl(tifd, DMABRIDGE_TI_IOC_DMA_WRITE, &x);
+}
+
+static inline int ti_info(int tifd, uint32_t slot, struct dmabridge_ti_info *i)
+{
+	memset(i, 0, sizeof(*i));
+	i->slot = slot;
+	return ti_ioctl(tifd, DMABRIDGE_TI_IOC_INFO, i);
+}
+
+static inline int ti_segment(int tifd, uint32_t slot, uint32_t index,
+			     struct dmabridge_ti_segment *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->slot = slot;
+	s->index = index;
+	return ti_ioctl(tifd, DMABRIDGE_TI_IOC_SEGMENT, s);
+}
+
+/*
+ * How many attachments of the importer's devices the dma-buf core knows
+ * of, from debugfs; -1 when debugfs is not mounted.
+ */
+static inline int ti_attachments_in_debugfs(void)
+{
+	FILE *f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "dmabridge-test-importer"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* --- dma-buf CPU access -------------------------------------------- */
+
+static inline int dmabuf_sync(int fd, uint64_t flags)
+{
+	struct dma_buf_sync s = { .flags = flags };
+
+	return ioctl(fd, DMA_BUF_IOCTL_SYNC, &s) ? -errno : 0;
+}
+
+/* --- patterns ------------------------------------------------------ */
+
+/*
+ * Every byte depends on seed and absolute position (a splitmix64 step), so
+ * shifted, stale or foreign data shows; seeds never alias each other.
+ */
+static inline uint8_t pat_byte(uint32_t seed, uint64_t pos)
+{
+	uint64_t x = pos + ((uint64_t)seed << 40) + 0x9e3779b97f4a7c15ULL;
+
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return (uint8_t)(x ^ (x >> 31));
+}
+
+static inline void pat_fill(void *buf, uint64_t pos, uint64_t len,
+			    uint32_t seed)
+{
+	uint8_t *p = buf;
+	uint64_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = pat_byte(seed, pos + i);
+}
+
+/* Offset of the first byte that differs from the pattern, or -1. */
+static inline int64_t pat_check(const void *buf, uint64_t pos, uint64_t len,
+				uint32_t seed)
+{
+	const volatile uint8_t *p = buf;
+	uint64_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != pat_byte(seed, pos + i))
+			return (int64_t)i;
+	return -1;
+}
+
+/* --- exporters ----------------------------------------------------- */
+
+/* The udmabuf under test: dmabridge's by default, any other by env. */
+static inline const char *udmabuf_dev_path(void)
+{
+	const char *p = getenv("DMABRIDGE_UDMABUF_DEV");
+
+	return p && *p ? p : "/dev/dmabridge-udmabuf";
+}
+
+static inline bool udmabuf_dev_is_dmabridge(void)
+{
+	return strstr(udmabuf_dev_path(), "dmabridge") != NULL;
+}
+
+static inline bool swiotlb_forced(void)
+{
+	char line[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f)
+		return false;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	return strstr(line, "swiotlb=force") != NULL;
+}
+
+/* A memfd of size bytes sealed against shrinking, as udmabuf wants. */
+static inline int memfd_sealed(const char *name, uint64_t size,
+			       unsigned int mfd_flags)
+{
+	int fd = memfd_create(name, MFD_ALLOW_SEALING | MFD_CLOEXEC | mfd_flags);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, size) || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Returns a dma-buf fd or -errno. */
+static inline int udmabuf_create(int devfd, int memfd, uint64_t off,
+				 uint64_t size, uint32_t flags)
+{
+	struct udmabuf_create c = {
+		.memfd = memfd, .flags = flags, .offset = off, .size = size,
+	};
+	int fd = ioctl(devfd, UDMABUF_CREATE, &c);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static inline int udmabuf_create_list(int devfd, uint32_t flags,
+				      const struct udmabuf_create_item *items,
+				      uint32_t count)
+{
+	struct udmabuf_create_list *l;
+	int fd, err;
+
+	l = calloc(1, sizeof(*l) + count * sizeof(*items));
+	if (!l)
+		return -ENOMEM;
+	l->flags = flags;
+	l->count = count;
+	memcpy(l->list, items, count * sizeof(*items));
+	fd = ioctl(devfd, UDMABUF_CREATE_LIST, l);
+	err = errno;
+	free(l);
+	return fd < 0 ? -err : fd;
+}
+
+/* A dma-buf of size bytes from the first exporter that works, or -errno. */
+static inline int any_dmabuf(uint64_t size)
+{
+	const char *paths[] = { udmabuf_dev_path(), "/dev/dmabridge-udmabuf",
+				"/dev/udmabuf" };
+	int err = -ENODEV;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		int dev = open(paths[i], O_RDWR | O_CLOEXEC);
+		int memfd, buf;
+
+		if (dev < 0)
+			continue;
+		memfd = memfd_sealed("any-dmabuf", size, 0);
+		if (memfd < 0) {
+			close(dev);
+			return memfd;
+		}
+		buf = udmabuf_create(dev, memfd, 0, size, UDMABUF_FLAGS_CLOEXEC);
+		close(memfd);
+		close(dev);
+		if (buf >= 0)
+			return buf;
+		err = buf;
+	}
+	return err;
+}
+
+#endif /* DMABRIDGE_IMPORTER_UTIL_H */
