@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Error messages for errno values and libdmabridge's own codes. */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <string.h>
 
 #include "internal.h"
@@ -28,11 +29,10 @@ const char *dmabridge_strerror(int err)
 {
 	const char *msg;
 
+	if (err == INT_MIN)
+		return "Unknown error";
 	if (err < 0)
 		err = -err;
-	/* -INT_MIN overflows back to itself: still negative, unknown. */
-	if (err < 0)
-		return "Unknown error";
 	if (err == 0)
 		return "Success";
 	if (err > DMABRIDGE_EBASE && err < DMABRIDGE_ELAST)
