@@ -135,6 +135,8 @@ static void print_udmabuf_node(const char *path)
 	printf("  %s: %s", path, desc);
 	fd = dmabridge_udmabuf_open(path);
 	if (fd < 0) {
+		if (fd != -ENOENT)
+			printf(", cannot open: %s", dmabridge_strerror(fd));
 		printf("\n");
 		return;
 	}
