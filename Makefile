@@ -5,12 +5,20 @@
 #   make modules         only the kernel modules
 #   make userspace       only library and CLI
 #   make install         library, headers, CLI and pkg-config file (PREFIX, DESTDIR)
+#   make dkms-install    register, build and install the modules with DKMS
+#                        (KVER=RELEASE for another kernel than the running one)
 #   make check           the whole test suite in QEMU guests (tests/run)
 #   make demo            the README's demonstration in a guest
 
 KERNEL_SRC ?= /lib/modules/$(shell uname -r)/build
 PREFIX ?= /usr/local
 export PREFIX DESTDIR
+
+VERSION := $(shell sed -n 's/^\#define DMABRIDGE_VERSION "\(.*\)"/\1/p' \
+		kernel/include/dmabridge/version.h)
+# What DKMS needs to build the modules: the kernel tree and the UAPI headers.
+DKMS_SRC := $(DESTDIR)/usr/src/dmabridge-$(VERSION)
+DKMS_FILES := dkms.conf kernel include/uapi
 
 all: modules userspace
 
@@ -25,6 +33,24 @@ install: userspace
 	$(MAKE) -C lib install
 	$(MAKE) -C tools install
 
+dkms-src:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	tar -cf - --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+		--exclude='*.mod' --exclude='*.mod.c' --exclude=modules.order \
+		--exclude=Module.symvers --exclude=test_importer $(DKMS_FILES) | \
+		tar -xf - -C $(DKMS_SRC)
+
+# KVER=RELEASE builds for that kernel instead of the running one.
+dkms-install: dkms-src
+	dkms add dmabridge/$(VERSION)
+	dkms build dmabridge/$(VERSION) $(if $(KVER),-k $(KVER))
+	dkms install dmabridge/$(VERSION) $(if $(KVER),-k $(KVER))
+
+dkms-remove:
+	dkms remove dmabridge/$(VERSION) --all
+	rm -rf $(DKMS_SRC)
+
 check:
 	tests/run
 
@@ -37,4 +63,5 @@ clean:
 	$(MAKE) -C tools clean
 	rm -rf build
 
-.PHONY: all modules userspace install check demo clean
+.PHONY: all modules userspace install dkms-src dkms-install dkms-remove check \
+	demo clean
