@@ -22,7 +22,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include <drm/drm.h>
+#include <drm/drm_mode.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-heap.h>
 #include <linux/memfd.h>
 #include <linux/udmabuf.h>
 
@@ -169,6 +172,63 @@ static inline int64_t pat_check(const void *buf, uint64_t pos, uint64_t len,
 	return -1;
 }
 
+/* --- moving patterns, checked on the other side ------------------- */
+
+#define SEED_CPU	0x1111
+#define SEED_DEV	0x2222
+
+/* CPU writes [off, off + len) of the dma-buf, bracketed as the ABI asks. */
+static inline int cpu_write(int buf, uint8_t *map, size_t off, size_t len,
+		     uint32_t seed)
+{
+	int ret = dmabuf_sync(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+
+	if (ret)
+		return ret;
+	pat_fill(map + off, off, len, seed);
+	return dmabuf_sync(buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+}
+
+/* CPU checks [off, off + len); returns the first bad offset or -1. */
+static inline int64_t cpu_check(int buf, const uint8_t *map, size_t off, size_t len,
+			 uint32_t seed)
+{
+	int64_t bad;
+
+	if (dmabuf_sync(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ))
+		return -2;
+	bad = pat_check(map + off, off, len, seed);
+	if (dmabuf_sync(buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ))
+		return -2;
+	return bad < 0 ? -1 : (int64_t)off + bad;
+}
+
+/* Device checks [off, off + len) of slot; same return as cpu_check. */
+static inline int64_t dev_check(int tifd, uint32_t slot, uint8_t *tmp, size_t off,
+			 size_t len, uint32_t seed)
+{
+	int64_t bad;
+
+	if (ti_read(tifd, slot, off, tmp, len))
+		return -2;
+	bad = pat_check(tmp, off, len, seed);
+	return bad < 0 ? -1 : (int64_t)off + bad;
+}
+
+static inline int dev_write(int tifd, uint32_t slot, uint8_t *tmp, size_t off,
+		     size_t len, uint32_t seed)
+{
+	pat_fill(tmp, off, len, seed);
+	return ti_write(tifd, slot, off, tmp, len);
+}
+
+static inline bool bounced(int tifd, uint32_t slot)
+{
+	struct dmabridge_ti_info info;
+
+	return !ti_info(tifd, slot, &info) && info.bounced_segs;
+}
+
 /* --- exporters ----------------------------------------------------- */
 
 /* The udmabuf under test: dmabridge's by default, any other by env. */
@@ -245,33 +305,117 @@ static inline int udmabuf_create_list(int devfd, uint32_t flags,
 	return fd < 0 ? -err : fd;
 }
 
-/* A dma-buf of size bytes from the first exporter that works, or -errno. */
+/* --- exporters, uniformly ---------------------------------------- */
+
+enum exporter_kind {
+	EXPORTER_UDMABUF,	/* $DMABRIDGE_UDMABUF_DEV */
+	EXPORTER_HEAP,		/* $DMABRIDGE_DMA_HEAP, a /dev/dma_heap node */
+	EXPORTER_VGEM,		/* the kernel's vgem, a dumb buffer */
+};
+
+static inline int udmabuf_alloc(uint64_t size)
+{
+	int dev = open(udmabuf_dev_path(), O_RDWR | O_CLOEXEC);
+	int memfd, buf;
+
+	if (dev < 0)
+		return -ENODEV;
+	memfd = memfd_sealed("udmabuf", size, 0);
+	if (memfd < 0) {
+		close(dev);
+		return memfd;
+	}
+	buf = udmabuf_create(dev, memfd, 0, size, UDMABUF_FLAGS_CLOEXEC);
+	close(memfd);
+	close(dev);
+	return buf;
+}
+
+static inline int heap_alloc(const char *path, uint64_t size)
+{
+	struct dma_heap_allocation_data d = {
+		.len = size, .fd_flags = O_RDWR | O_CLOEXEC,
+	};
+	int heap, err;
+
+	if (!path || !*path)
+		return -ENODEV;
+	heap = open(path, O_RDONLY | O_CLOEXEC);
+	if (heap < 0)
+		return -ENODEV;
+	err = ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &d) ? -errno : 0;
+	close(heap);
+	return err ? err : (int)d.fd;
+}
+
+/* A dumb buffer of vgem, exported with PRIME; -ENODEV without vgem. */
+static inline int vgem_alloc(uint64_t size)
+{
+	char path[32], name[16];
+	int i;
+
+	if (size % 4096)
+		return -EINVAL;
+	for (i = 0; i < 16; i++) {
+		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
+		struct drm_mode_create_dumb dumb = {
+			.width = 1024, .bpp = 32, .height = size / 4096,
+		};
+		struct drm_prime_handle prime = { .flags = DRM_CLOEXEC | DRM_RDWR };
+		int card, err;
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		card = open(path, O_RDWR | O_CLOEXEC);
+		if (card < 0)
+			continue;
+		memset(name, 0, sizeof(name));
+		if (ioctl(card, DRM_IOCTL_VERSION, &v) || strcmp(name, "vgem")) {
+			close(card);
+			continue;
+		}
+		err = ioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, &dumb) ? -errno : 0;
+		prime.handle = dumb.handle;
+		if (!err)
+			err = ioctl(card, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime) ?
+			      -errno : 0;
+		/* The dma-buf holds the object; the handle can go with the fd. */
+		close(card);
+		return err ? err : prime.fd;
+	}
+	return -ENODEV;
+}
+
+/* A dma-buf of size bytes; -ENODEV when that exporter is not there. */
+static inline int exporter_alloc(enum exporter_kind kind, uint64_t size)
+{
+	switch (kind) {
+	case EXPORTER_UDMABUF:
+		return udmabuf_alloc(size);
+	case EXPORTER_HEAP:
+		return heap_alloc(getenv("DMABRIDGE_DMA_HEAP"), size);
+	case EXPORTER_VGEM:
+		return vgem_alloc(size);
+	}
+	return -EINVAL;
+}
+
+/* A dma-buf from whichever exporter the guest has, or -errno. */
 static inline int any_dmabuf(uint64_t size)
 {
-	const char *paths[] = { udmabuf_dev_path(), "/dev/dmabridge-udmabuf",
-				"/dev/udmabuf" };
-	int err = -ENODEV;
+	const char *heaps[] = { getenv("DMABRIDGE_DMA_HEAP"),
+				"/dev/dma_heap/system" };
 	unsigned int i;
+	int fd;
 
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		int dev = open(paths[i], O_RDWR | O_CLOEXEC);
-		int memfd, buf;
-
-		if (dev < 0)
-			continue;
-		memfd = memfd_sealed("any-dmabuf", size, 0);
-		if (memfd < 0) {
-			close(dev);
-			return memfd;
-		}
-		buf = udmabuf_create(dev, memfd, 0, size, UDMABUF_FLAGS_CLOEXEC);
-		close(memfd);
-		close(dev);
-		if (buf >= 0)
-			return buf;
-		err = buf;
+	fd = udmabuf_alloc(size);
+	if (fd != -ENODEV)
+		return fd;
+	for (i = 0; i < sizeof(heaps) / sizeof(heaps[0]); i++) {
+		fd = heap_alloc(heaps[i], size);
+		if (fd != -ENODEV)
+			return fd;
 	}
-	return err;
+	return vgem_alloc(size);
 }
 
 #endif /* DMABRIDGE_IMPORTER_UTIL_H */
