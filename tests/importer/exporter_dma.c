@@ -249,7 +249,7 @@ TEST_F(dma, unaligned_transfers_across_page_boundaries_match_memory)
 	ASSERT_EQ(0, cpu_write(self->buf, self->map, 0, self->size, SEED_CPU));
 	ASSERT_EQ(0, ti_attach(self->tifd, 0, self->buf,
 			       DMABRIDGE_TI_DIR_BIDIRECTIONAL, 0));
-	for (i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(spans); i++) {
 		EXPECT_EQ(-1, dev_check(self->tifd, 0, self->tmp, spans[i].off,
 					spans[i].len, SEED_CPU))
 			TH_LOG("read span %u", i);

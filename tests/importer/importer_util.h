@@ -32,6 +32,9 @@
 #include <dmabridge/udmabuf.h>
 #include <dmabridge_test_importer.h>
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB 0x0004U
 #endif
@@ -163,7 +166,7 @@ static inline void pat_fill(void *buf, uint64_t pos, uint64_t len,
 static inline int64_t pat_check(const void *buf, uint64_t pos, uint64_t len,
 				uint32_t seed)
 {
-	const volatile uint8_t *p = buf;
+	const uint8_t *p = buf;
 	uint64_t i;
 
 	for (i = 0; i < len; i++)
@@ -410,7 +413,7 @@ static inline int any_dmabuf(uint64_t size)
 	fd = udmabuf_alloc(size);
 	if (fd != -ENODEV)
 		return fd;
-	for (i = 0; i < sizeof(heaps) / sizeof(heaps[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(heaps); i++) {
 		fd = heap_alloc(heaps[i], size);
 		if (fd != -ENODEV)
 			return fd;

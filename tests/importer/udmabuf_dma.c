@@ -117,7 +117,7 @@ TEST_F(udma, list_ranges_map_in_list_order)
 		{ .memfd = self->memfd, .offset = 7 * pg, .size = pg },
 		{ .memfd = self->memfd, .offset = 3 * pg, .size = 3 * pg },
 	};
-	const unsigned int n = sizeof(items) / sizeof(items[0]);
+	const unsigned int n = ARRAY_SIZE(items);
 	struct dmabridge_ti_info info;
 	size_t off;
 	unsigned int i;
@@ -238,7 +238,7 @@ TEST_F(huge, list_of_ranges_inside_huge_pages_maps_in_order)
 		{ .memfd = self->memfd, .offset = 17 * pg, .size = 2 * pg },
 		{ .memfd = self->memfd, .offset = HPAGE - pg, .size = 2 * pg },
 	};
-	const unsigned int n = sizeof(items) / sizeof(items[0]);
+	const unsigned int n = ARRAY_SIZE(items);
 	size_t off;
 	unsigned int i;
 	int buf;
