@@ -21,6 +21,9 @@
 #include "importer_util.h"
 #include "kselftest_harness.h"
 
+#include <pthread.h>
+#include <time.h>
+
 #define NPAGES		16
 
 FIXTURE(dma)
@@ -308,6 +311,81 @@ TEST_F(dma, device_and_cpu_agree_on_a_larger_buffer_of_many_segments)
 	ASSERT_EQ(0, ti_detach(self->tifd, 0));
 	munmap(map, size);
 	close(buf);
+}
+
+struct racer {
+	int buf;
+	int iterations;
+	int err;		/* first failure, -errno */
+	int done;		/* iterations the device side completed */
+	volatile bool stop;	/* set by the CPU side on failure */
+	volatile bool finished;
+};
+
+/* Device side: attach, read, detach, over and over, in its own session. */
+static void *attach_detach_loop(void *arg)
+{
+	struct racer *r = arg;
+	int tifd = ti_open();
+	uint8_t page[64];
+	int i, err = 0;
+
+	if (tifd < 0) {
+		r->err = -errno;
+		r->finished = true;
+		return NULL;
+	}
+	for (i = 0; i < r->iterations && !r->stop && !err; i++) {
+		err = ti_attach(tifd, i % DMABRIDGE_TI_MAX_SLOTS, r->buf,
+				DMABRIDGE_TI_DIR_TO_DEVICE,
+				i & 1 ? DMABRIDGE_TI_ATTACH_DMA32 : 0);
+		if (!err)
+			err = ti_read(tifd, i % DMABRIDGE_TI_MAX_SLOTS, 0, page,
+				      sizeof(page));
+		if (!err)
+			err = ti_detach(tifd, i % DMABRIDGE_TI_MAX_SLOTS);
+	}
+	close(tifd);
+	r->done = i;
+	r->err = err;
+	r->finished = true;
+	return NULL;
+}
+
+/*
+ * begin/end_cpu_access walk the exporter's attachments while other
+ * importers come and go: the walk must be serialised against attach,
+ * map, unmap and detach.  A race shows as an error, a splat in the
+ * kernel log (the harness fails the run on it) or stale bytes at the end.
+ */
+TEST_F(dma, cpu_syncs_race_safely_with_attach_and_detach)
+{
+	struct racer r = { .buf = self->buf, .iterations = 2000 };
+	time_t deadline = time(NULL) + 20;
+	pthread_t thread;
+	uint32_t seed = 1;
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, attach_detach_loop, &r));
+	while (!r.finished && time(NULL) < deadline) {
+		int err = cpu_write(self->buf, self->map, 0, self->pg, seed);
+
+		if (err) {
+			r.stop = true;
+			ASSERT_EQ(0, err);
+		}
+		seed++;
+	}
+	r.stop = true;
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_EQ(0, r.err);
+	TH_LOG("%d attach cycles against %u CPU access cycles", r.done,
+	       seed - 1);
+
+	/* Whatever happened, a fresh mapping sees the last CPU write. */
+	ASSERT_EQ(0, ti_attach(self->tifd, 0, self->buf,
+			       DMABRIDGE_TI_DIR_TO_DEVICE, 0));
+	EXPECT_EQ(-1, dev_check(self->tifd, 0, self->tmp, 0, self->pg,
+				seed - 1));
 }
 
 TEST_HARNESS_MAIN
