@@ -166,8 +166,9 @@ show_tail() {
 # Turns what the guest reported into VERDICT_RC (see tests/vm/run) and the
 # key=value file $WORK/verdict; explains failures on stderr.
 judge_guest() {
-	local w=$1 timeout=$2 status modload rmmod dmesg=clean first
+	local w=$1 timeout=$2 status modload rmmod dmesg=clean first finished=0
 	: >>"$w/harness"
+	grep -q '^@end' "$w/harness" && finished=1
 	status=$(harness_value "$w" status)
 	modload=$(harness_value "$w" modload)
 	rmmod=$(harness_value "$w" rmmod)
@@ -186,9 +187,11 @@ judge_guest() {
 	elif [ "$modload" != ok ]; then
 		vm_say "error: module load ${modload:-did not finish}"
 		VERDICT_RC=125
-	elif ! grep -q '^@end' "$w/harness"; then
+	elif [ "$finished" = 0 ]; then
 		vm_say "error: guest died before finishing (panic, or a test powered it off)"
-		show_tail "kernel console" "$w/console.log"
+		# A panic is shown below with the rest of the kernel's trouble.
+		grep -q -E "$DMESG_BAD" "$w/console.log" ||
+			show_tail "kernel console" "$w/console.log"
 		VERDICT_RC=125
 	elif [ "$rmmod" != ok ]; then
 		vm_say "error: module unload $rmmod"
@@ -213,7 +216,7 @@ judge_guest() {
 		show_tail "kernel log" "$w/dmesg"
 	fi
 
-	printf 'status=%s\nboot=%s\nmodload=%s\nrmmod=%s\ndmesg=%s\ntimeout=%s\nrc=%s\n' \
-		"$status" "$(harness_value "$w" boot)" "$modload" "$rmmod" "$dmesg" \
+	printf 'status=%s\nboot=%s\nmodload=%s\nrmmod=%s\ndmesg=%s\nfinished=%s\ntimeout=%s\nrc=%s\n' \
+		"$status" "$(harness_value "$w" boot)" "$modload" "$rmmod" "$dmesg" "$finished" \
 		"$([ "$VERDICT_RC" = 124 ] && echo 1 || echo 0)" "$VERDICT_RC" >"$w/verdict"
 }
