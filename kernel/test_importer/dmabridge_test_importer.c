@@ -35,6 +35,8 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include <dmabridge/compat.h>
+#include <dmabridge/version.h>
 #include <dmabridge_test_importer.h>
 
 /* The device views: index 0 has a 64-bit DMA mask, index 1 a 32-bit one. */
@@ -561,8 +563,5 @@ module_exit(ti_exit);
 
 MODULE_DESCRIPTION("dmabridge test-only dma-buf importer playing a DMA device");
 MODULE_LICENSE("GPL");
-/*
- * What MODULE_IMPORT_NS() expands to both before 6.13 (bare token) and
- * after (string), so one line builds everywhere.
- */
-MODULE_INFO(import_ns, "DMA_BUF");
+MODULE_VERSION(DMABRIDGE_VERSION);
+DMABRIDGE_IMPORT_NS_DMA_BUF();

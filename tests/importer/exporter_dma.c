@@ -18,7 +18,7 @@
  * Exporter-specific cases (udmabuf lists, hugetlb, read-only) are in
  * udmabuf_dma.c.
  */
-#include "importer_util.h"
+#include "dmabridge_test_util.h"
 #include "kselftest_harness.h"
 
 #include <pthread.h>

@@ -4,7 +4,7 @@
  * reference handling and what INFO/SEGMENT report.  Any exporter will do
  * for these; exporter behaviour is tested elsewhere (udmabuf_dma.c).
  */
-#include "importer_util.h"
+#include "dmabridge_test_util.h"
 #include "kselftest_harness.h"
 
 #define NPAGES	8

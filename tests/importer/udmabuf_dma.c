@@ -10,7 +10,7 @@
  * DMABRIDGE_UDMABUF_DEV=/dev/udmabuf runs the same cases against the
  * kernel's own udmabuf for comparison.
  */
-#include "importer_util.h"
+#include "dmabridge_test_util.h"
 #include "kselftest_harness.h"
 
 #define NPAGES		16

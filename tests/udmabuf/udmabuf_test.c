@@ -28,7 +28,7 @@
 #include <linux/dma-buf.h>
 
 #include "kselftest_harness.h"
-#include "../importer/importer_util.h"
+#include "dmabridge_test_util.h"
 
 #define PAGE 4096UL
 #define HUGE_PAGE (2UL << 20)
@@ -836,32 +836,12 @@ TEST_F(udmabuf, hugetlb_memfd_ranges_share_pages)
 
 /* --- a real importer: vgem through DRM PRIME -------------------------- */
 
-static int open_vgem(void)
-{
-	char path[32], name[32];
-
-	for (int i = 0; i < 16; i++) {
-		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
-		int fd;
-
-		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(name, 0, sizeof(name));
-		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
-			return fd;
-		close(fd);
-	}
-	return -ENODEV;
-}
-
 TEST_F(udmabuf, vgem_imports_buffer_through_prime)
 {
 	struct drm_prime_handle imp = { .flags = 0 }, exp = { .flags = DRM_CLOEXEC };
 	struct drm_gem_close gc = { 0 };
 	struct stat a, b;
-	int vgem = open_vgem(), fd;
+	int vgem = vgem_open(), fd;
 
 	if (vgem < 0)
 		SKIP(return, "vgem not loaded");

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the importer tests: thin wrappers around the test
- * importer's ioctls, dma-buf syncs, byte patterns and udmabuf creation.
+ * Helpers shared by the guest test suites: thin wrappers around the test
+ * importer's ioctls, dma-buf syncs, byte patterns, and making buffers with
+ * each exporter.
  * They return 0 or -errno and never assert, so each test decides what a
  * failure means.  Tests for another exporter include this file too.
  */
-#ifndef DMABRIDGE_IMPORTER_UTIL_H
-#define DMABRIDGE_IMPORTER_UTIL_H
+#ifndef DMABRIDGE_TEST_UTIL_H
+#define DMABRIDGE_TEST_UTIL_H
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -351,41 +352,49 @@ static inline int heap_alloc(const char *path, uint64_t size)
 	return err ? err : (int)d.fd;
 }
 
-/* A dumb buffer of vgem, exported with PRIME; -ENODEV without vgem. */
-static inline int vgem_alloc(uint64_t size)
+/* The DRM node of vgem, the kernel's virtual GEM driver, or -ENODEV. */
+static inline int vgem_open(void)
 {
 	char path[32], name[16];
 	int i;
 
-	if (size % 4096)
-		return -EINVAL;
 	for (i = 0; i < 16; i++) {
 		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
-		struct drm_mode_create_dumb dumb = {
-			.width = 1024, .bpp = 32, .height = size / 4096,
-		};
-		struct drm_prime_handle prime = { .flags = DRM_CLOEXEC | DRM_RDWR };
-		int card, err;
+		int card;
 
 		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
 		card = open(path, O_RDWR | O_CLOEXEC);
 		if (card < 0)
 			continue;
 		memset(name, 0, sizeof(name));
-		if (ioctl(card, DRM_IOCTL_VERSION, &v) || strcmp(name, "vgem")) {
-			close(card);
-			continue;
-		}
-		err = ioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, &dumb) ? -errno : 0;
-		prime.handle = dumb.handle;
-		if (!err)
-			err = ioctl(card, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime) ?
-			      -errno : 0;
-		/* The dma-buf holds the object; the handle can go with the fd. */
+		if (!ioctl(card, DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
+			return card;
 		close(card);
-		return err ? err : prime.fd;
 	}
 	return -ENODEV;
+}
+
+/* A dumb buffer of vgem, exported with PRIME; -ENODEV without vgem. */
+static inline int vgem_alloc(uint64_t size)
+{
+	struct drm_mode_create_dumb dumb = {
+		.width = 1024, .bpp = 32, .height = size / 4096,
+	};
+	struct drm_prime_handle prime = { .flags = DRM_CLOEXEC | DRM_RDWR };
+	int card, err;
+
+	if (size % 4096)
+		return -EINVAL;
+	card = vgem_open();
+	if (card < 0)
+		return card;
+	err = ioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, &dumb) ? -errno : 0;
+	prime.handle = dumb.handle;
+	if (!err)
+		err = ioctl(card, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime) ? -errno : 0;
+	/* The dma-buf holds the object; the handle can go with the fd. */
+	close(card);
+	return err ? err : prime.fd;
 }
 
 /* A dma-buf of size bytes; -ENODEV when that exporter is not there. */
@@ -421,4 +430,4 @@ static inline int any_dmabuf(uint64_t size)
 	return vgem_alloc(size);
 }
 
-#endif /* DMABRIDGE_IMPORTER_UTIL_H */
+#endif /* DMABRIDGE_TEST_UTIL_H */
