@@ -22,7 +22,7 @@ run_build() {
 		rm -f "$log"
 		vm_die "$what failed"
 	fi
-	grep -E -A3 'warning:' "$log" >&2 || true
+	grep -E 'warning:' "$log" >&2 || true
 	rm -f "$log"
 }
 
