@@ -35,6 +35,11 @@ apt_has() {
 	apt-cache show "$1=$2" >/dev/null 2>&1
 }
 
+# Sandbox user root: apt's _apt user may not be able to write to the cache.
+apt_download() {
+	(cd "$CACHE/debs" && apt-get download -q -o APT::Sandbox::User=root "$1" >&2)
+}
+
 # Downloads PKG=VERSION into $CACHE/debs unless already there; prints the path.
 fetch_deb() {
 	local pkg=$1 ver=$2 f
@@ -43,9 +48,10 @@ fetch_deb() {
 	if [ -z "$f" ]; then
 		vm_say "downloading $pkg $ver"
 		mkdir -p "$CACHE/debs"
-		# Sandbox user root: apt's _apt user may not be able to write here.
-		(cd "$CACHE/debs" && apt-get download -q -o APT::Sandbox::User=root \
-			"$pkg=$ver" >&2) || vm_die "apt-get download $pkg=$ver failed"
+		# Stale lists point at files the mirror no longer has: one update.
+		apt_download "$pkg=$ver" ||
+			{ apt_update_once && apt_download "$pkg=$ver"; } ||
+			vm_die "apt-get download $pkg=$ver failed"
 		f=$(compgen -G "$CACHE/debs/${pkg}_${ver//:/%3a}_*.deb" | head -n 1) ||
 			vm_die "apt-get download $pkg=$ver left no .deb"
 	fi
