@@ -108,12 +108,13 @@ pack_initramfs() {
 		cpio --null -o -H newc -R 0:0 --quiet) >"$2"
 }
 
-# Kernel log lines that fail a run.  A test may provoke the kernel into
-# complaining only if it checks that itself; the harness does not know.
+# Kernel log lines that fail a run, whoever caused them: there is no way
+# for a test to declare a splat expected.
 DMESG_BAD='WARNING:|BUG:|Oops|Call Trace|cut here|refcount_t:|possible (circular|recursive) locking|inconsistent lock state|DEBUG_LOCKS_WARN_ON|general protection fault|kernel BUG at|Kernel panic|UBSAN:|KASAN:|list_(add|del) corruption|stack-protector|blocked for more than|soft lockup|hard LOCKUP|rcu_sched self-detected|rcu: INFO|detected stall|Bad page|page dumped because|invalid opcode|double free|use-after-free|scheduling while atomic|sleeping function called from invalid context'
 
-# Boots the guest and decides the run's fate.  Prints the command's output
-# as it comes.  Returns the exit status for tests/vm/run (see its header).
+# Boots the guest in work directory $1 and waits for it, printing the
+# command's output as it comes.  Sets GUEST_RC, the exit status of QEMU
+# (or 124/137 from timeout); judge_guest reads the rest from the logs.
 boot_guest() {
 	local w=$1 kernel=$2 initrd=$3 mem=$4 timeout=$5 append=$6
 	local qpid tpid rc=0 hugepages
