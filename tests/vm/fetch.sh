@@ -37,7 +37,7 @@ apt_has() {
 
 # Sandbox user root: apt's _apt user may not be able to write to the cache.
 apt_download() {
-	(cd "$CACHE/debs" && apt-get download -q -o APT::Sandbox::User=root "$1" >&2)
+	(cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root "$1" >&2)
 }
 
 # Downloads PKG=VERSION into $CACHE/debs unless already there; prints the path.
