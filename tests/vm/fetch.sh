@@ -184,13 +184,15 @@ fetch_kernel() {
 	mv "$tmp" "$dest"
 }
 
-# Extracts upstream's selftests (and the DRM uapi they include) of a series
+# Extracts upstream's selftests (and the DRM uapi they include, and
+# checkpatch for tests/host/kernel-checks) of a series
 # from linux-source-SERIES, preferably of the guest kernel's version.  Any
 # version will do when that one has left the mirror: a stable update rarely
 # touches these tests.
 fetch_upstream_tests() {
 	local series=$1 want=$2 dest="$CACHE/upstream/$1" ver deb tmp top
-	if [ -e "$dest/.complete" ]; then
+	# A cache from before checkpatch was extracted counts as incomplete.
+	if [ -e "$dest/.complete" ] && [ -e "$dest/scripts/checkpatch.pl" ]; then
 		[ "$(cat "$dest/.pkgversion")" = "$want" ] && return 0
 		apt_has "linux-source-$series" "$want" || return 0
 	fi
@@ -213,7 +215,10 @@ fetch_upstream_tests() {
 			"$top/tools/testing/selftests/drivers/dma-buf" \
 			"$top/tools/testing/selftests/dmabuf-heaps" \
 			"$top/tools/testing/selftests/sync" \
-			"$top/include/uapi/drm" ||
+			"$top/include/uapi/drm" \
+			"$top/scripts/checkpatch.pl" \
+			"$top/scripts/spelling.txt" \
+			"$top/scripts/const_structs.checkpatch" ||
 		vm_die "cannot extract selftests from $deb"
 	# What `make headers_install` does to these headers, for our purpose:
 	# the sparse annotations mean nothing to userspace compilers.
