@@ -184,6 +184,44 @@ static int ti_xfer(struct ti_slot *slot, u64 offset, u64 len,
 	return WARN_ON_ONCE(len) ? -EIO : 0;
 }
 
+/*
+ * The CPU view a kernel importer gets: the exporter's vmap, inside
+ * begin/end_cpu_access so that the exporter can sync its devices' views
+ * (bounce buffers included) with the CPU's.
+ */
+static int ti_vmap_xfer(struct ti_slot *slot, u64 offset, u64 len,
+			void __user *uptr, bool to_device)
+{
+	enum dma_data_direction cpu_dir =
+		to_device ? DMA_BIDIRECTIONAL : DMA_FROM_DEVICE;
+	struct iosys_map map;
+	unsigned long left;
+	int ret;
+
+	ret = dma_buf_begin_cpu_access(slot->dmabuf, cpu_dir);
+	if (ret)
+		return ret;
+	ret = dma_buf_vmap_unlocked(slot->dmabuf, &map);
+	if (ret)
+		goto out_end;
+	if (map.is_iomem) {
+		ret = -EOPNOTSUPP;
+		goto out_vunmap;
+	}
+
+	if (to_device)
+		left = copy_from_user(map.vaddr + offset, uptr, len);
+	else
+		left = copy_to_user(uptr, map.vaddr + offset, len);
+	ret = left ? -EFAULT : 0;
+
+out_vunmap:
+	dma_buf_vunmap_unlocked(slot->dmabuf, &map);
+out_end:
+	dma_buf_end_cpu_access(slot->dmabuf, cpu_dir);
+	return ret;
+}
+
 static void ti_slot_release(struct ti_slot *slot)
 {
 	/*
@@ -318,12 +356,21 @@ static int ti_ioctl_xfer(struct ti_session *sess, void __user *argp,
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.reserved[0] || arg.reserved[1])
+	if ((arg.flags & ~DMABRIDGE_TI_XFER_FLAGS_ALL) ||
+	    arg.reserved[0] || arg.reserved[1])
 		return -EINVAL;
 
 	slot = ti_get_slot(sess, arg.slot);
 	if (IS_ERR(slot))
 		return PTR_ERR(slot);
+
+	if (arg.flags & DMABRIDGE_TI_XFER_VMAP) {
+		if (check_add_overflow(arg.offset, arg.len, &end) ||
+		    end > slot->dmabuf->size)
+			return -EINVAL;
+		return ti_vmap_xfer(slot, arg.offset, arg.len,
+				    u64_to_user_ptr(arg.ptr), to_device);
+	}
 
 	if (check_add_overflow(arg.offset, arg.len, &end) ||
 	    end > slot->mapped_len)

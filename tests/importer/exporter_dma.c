@@ -170,6 +170,43 @@ TEST_F(dma, cpu_reads_device_writes_after_unmap_bidirectional)
 				SEED_DEV));
 }
 
+/*
+ * A kernel importer that touches the buffer with its CPU goes through the
+ * exporter's vmap inside begin/end_cpu_access; that must agree with both
+ * userspace's mmap and the devices' views.
+ */
+TEST_F(dma, kernel_vmap_reads_what_user_cpu_wrote)
+{
+	ASSERT_EQ(0, cpu_write(self->buf, self->map, 0, self->size, SEED_CPU));
+	ASSERT_EQ(0, ti_attach(self->tifd, 0, self->buf,
+			       DMABRIDGE_TI_DIR_TO_DEVICE, 0));
+	ASSERT_EQ(0, ti_vmap_read(self->tifd, 0, 0, self->tmp, self->size));
+	EXPECT_EQ(-1, pat_check(self->tmp, 0, self->size, SEED_CPU));
+}
+
+TEST_F(dma, kernel_vmap_sees_device_writes_after_begin_cpu_access)
+{
+	ASSERT_EQ(0, ti_attach(self->tifd, 0, self->buf,
+			       DMABRIDGE_TI_DIR_BIDIRECTIONAL, 0));
+	ASSERT_EQ(0, dev_write(self->tifd, 0, self->tmp, 0, self->size,
+			       SEED_DEV));
+	memset(self->tmp, 0, self->size);
+	ASSERT_EQ(0, ti_vmap_read(self->tifd, 0, 0, self->tmp, self->size));
+	EXPECT_EQ(-1, pat_check(self->tmp, 0, self->size, SEED_DEV));
+}
+
+TEST_F(dma, device_and_user_see_kernel_vmap_writes_after_end_cpu_access)
+{
+	ASSERT_EQ(0, ti_attach(self->tifd, 0, self->buf,
+			       DMABRIDGE_TI_DIR_BIDIRECTIONAL, 0));
+	pat_fill(self->tmp, 0, self->size, SEED_CPU + 7);
+	ASSERT_EQ(0, ti_vmap_write(self->tifd, 0, 0, self->tmp, self->size));
+	EXPECT_EQ(-1, dev_check(self->tifd, 0, self->tmp, 0, self->size,
+				SEED_CPU + 7));
+	EXPECT_EQ(-1, cpu_check(self->buf, self->map, 0, self->size,
+				SEED_CPU + 7));
+}
+
 TEST_F(dma, partial_device_write_leaves_other_bytes_alone)
 {
 	size_t off = 3 * self->pg + 100, len = 2 * self->pg;

@@ -173,7 +173,7 @@ TEST_F(ti, transfers_reject_flags_and_reserved_fields)
 
 	ASSERT_EQ(0, ti_attach(self->tifd, 0, self->buf,
 			       DMABRIDGE_TI_DIR_BIDIRECTIONAL, 0));
-	x.flags = 1;
+	x.flags = ~DMABRIDGE_TI_XFER_FLAGS_ALL;
 	EXPECT_EQ(-EINVAL, ti_ioctl(self->tifd, DMABRIDGE_TI_IOC_DMA_READ, &x));
 	EXPECT_EQ(-EINVAL, ti_ioctl(self->tifd, DMABRIDGE_TI_IOC_DMA_WRITE, &x));
 	x.flags = 0;
@@ -380,6 +380,21 @@ TEST_F(ti, sessions_are_independent)
 			       DMABRIDGE_TI_DIR_TO_DEVICE, 0));
 	close(other);
 	EXPECT_EQ(0, ti_read(self->tifd, 0, 0, b, sizeof(b)));
+}
+
+TEST_F(ti, vmap_transfers_stay_inside_the_dma_buf)
+{
+	char b[16];
+
+	ASSERT_EQ(0, ti_attach(self->tifd, 0, self->buf,
+			       DMABRIDGE_TI_DIR_BIDIRECTIONAL, 0));
+	EXPECT_EQ(0, ti_vmap_read(self->tifd, 0, self->size - sizeof(b), b,
+				  sizeof(b)));
+	EXPECT_EQ(-EINVAL, ti_vmap_read(self->tifd, 0, self->size - 1, b,
+					sizeof(b)));
+	EXPECT_EQ(-EINVAL, ti_vmap_write(self->tifd, 0, ~0ULL, b, 2));
+	EXPECT_EQ(-EFAULT, ti_vmap_read(self->tifd, 0, 0, (void *)8, 8));
+	EXPECT_EQ(-ENOENT, ti_vmap_read(self->tifd, 1, 0, b, sizeof(b)));
 }
 
 TEST_HARNESS_MAIN

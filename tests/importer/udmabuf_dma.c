@@ -371,6 +371,15 @@ TEST_F(ro, device_reads_readonly_buffer_in_both_allowed_directions)
 	EXPECT_EQ(-1, pat_check(self->tmp, 0, self->size, SEED_CPU));
 }
 
+/* Kernel vmaps of a read-only buffer are read-only, but they read. */
+TEST_F(ro, kernel_vmap_of_readonly_buffer_reads_memory)
+{
+	ASSERT_EQ(0, ti_attach(self->tifd, 0, self->buf,
+			       DMABRIDGE_TI_DIR_TO_DEVICE, 0));
+	ASSERT_EQ(0, ti_vmap_read(self->tifd, 0, 0, self->tmp, self->size));
+	EXPECT_EQ(-1, pat_check(self->tmp, 0, self->size, SEED_CPU));
+}
+
 TEST_F(ro, bidirectional_mapping_is_to_device_so_device_writes_are_lost)
 {
 	ASSERT_EQ(0, ti_attach(self->tifd, 0, self->buf,

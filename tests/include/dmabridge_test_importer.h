@@ -77,9 +77,19 @@ struct dmabridge_ti_detach {
  * whole buffer in order is the offset in the dma-buf.
  * offset + len must not exceed the mapped length; len may be 0.
  */
+/*
+ * XFER flag DMABRIDGE_TI_XFER_VMAP: instead of the DMA addresses, go
+ * through the kernel's CPU mapping of the dma-buf (dma_buf_vmap()),
+ * bracketed by dma_buf_begin/end_cpu_access() as a kernel importer that
+ * touches the buffer with its CPU must.  offset is then a byte offset in
+ * the dma-buf and offset + len must not exceed its size.
+ */
+#define DMABRIDGE_TI_XFER_VMAP		0x1U
+#define DMABRIDGE_TI_XFER_FLAGS_ALL	DMABRIDGE_TI_XFER_VMAP
+
 struct dmabridge_ti_xfer {
 	__u32 slot;		/* in */
-	__u32 flags;		/* in: zero */
+	__u32 flags;		/* in: DMABRIDGE_TI_XFER_* */
 	__u64 offset;		/* in */
 	__u64 len;		/* in */
 	__u64 ptr;		/* in: user buffer of len bytes */

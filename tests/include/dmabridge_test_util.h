@@ -72,26 +72,43 @@ static inline int ti_detach(int tifd, uint32_t slot)
 	return ti_ioctl(tifd, DMABRIDGE_TI_IOC_DETACH, &d);
 }
 
-static inline int ti_read(int tifd, uint32_t slot, uint64_t off, void *buf,
+/* flags: 0 for the device's view, DMABRIDGE_TI_XFER_VMAP for the kernel CPU's. */
+static inline int ti_xfer(int tifd, unsigned long cmd, uint32_t slot,
+			  uint32_t flags, uint64_t off, const void *buf,
 			  uint64_t len)
 {
 	struct dmabridge_ti_xfer x = {
-		.slot = slot, .offset = off, .len = len,
+		.slot = slot, .flags = flags, .offset = off, .len = len,
 		.ptr = (uintptr_t)buf,
 	};
 
-	return ti_ioctl(tifd, DMABRIDGE_TI_IOC_DMA_READ, &x);
+	return ti_ioctl(tifd, cmd, &x);
+}
+
+static inline int ti_read(int tifd, uint32_t slot, uint64_t off, void *buf,
+			  uint64_t len)
+{
+	return ti_xfer(tifd, DMABRIDGE_TI_IOC_DMA_READ, slot, 0, off, buf, len);
 }
 
 static inline int ti_write(int tifd, uint32_t slot, uint64_t off,
 			   const void *buf, uint64_t len)
 {
-	struct dmabridge_ti_xfer x = {
-		.slot = slot, .offset = off, .len = len,
-		.ptr = (uintptr_t)buf,
-	};
+	return ti_xfer(tifd, DMABRIDGE_TI_IOC_DMA_WRITE, slot, 0, off, buf, len);
+}
 
-	return ti_ioctl(tifd, DMABRIDGE_TI_IOC_DMA_WRITE, &x);
+static inline int ti_vmap_read(int tifd, uint32_t slot, uint64_t off,
+			       void *buf, uint64_t len)
+{
+	return ti_xfer(tifd, DMABRIDGE_TI_IOC_DMA_READ, slot,
+		       DMABRIDGE_TI_XFER_VMAP, off, buf, len);
+}
+
+static inline int ti_vmap_write(int tifd, uint32_t slot, uint64_t off,
+				const void *buf, uint64_t len)
+{
+	return ti_xfer(tifd, DMABRIDGE_TI_IOC_DMA_WRITE, slot,
+		       DMABRIDGE_TI_XFER_VMAP, off, buf, len);
 }
 
 static inline int ti_info(int tifd, uint32_t slot, struct dmabridge_ti_info *i)

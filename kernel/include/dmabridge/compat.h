@@ -8,6 +8,7 @@
 #ifndef _DMABRIDGE_COMPAT_H
 #define _DMABRIDGE_COMPAT_H
 
+#include <linux/dma-buf.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 
@@ -35,6 +36,24 @@ static inline void vm_flags_clear(struct vm_area_struct *vma,
 				  vm_flags_t flags)
 {
 	vma->vm_flags &= ~flags;
+}
+#endif
+
+/*
+ * From 6.2 dma_buf_vmap() wants the reservation lock held and the
+ * _unlocked variant takes it; before, dma_buf_vmap() locked by itself.
+ */
+#ifndef DMABRIDGE_HAVE_DMA_BUF_VMAP_UNLOCKED
+static inline int dma_buf_vmap_unlocked(struct dma_buf *dmabuf,
+					struct iosys_map *map)
+{
+	return dma_buf_vmap(dmabuf, map);
+}
+
+static inline void dma_buf_vunmap_unlocked(struct dma_buf *dmabuf,
+					   struct iosys_map *map)
+{
+	dma_buf_vunmap(dmabuf, map);
 }
 #endif
 
