@@ -270,6 +270,109 @@ DMABRIDGE_API int dmabridge_udmabuf_create(int devfd,
 					   const struct dmabridge_range *ranges,
 					   size_t count, unsigned int flags);
 
+/* ---------------------------------------------------------------------
+ * dma-buf heaps: allocators at /dev/dma_heap/<name>
+ *
+ * Heaps are the kernel's (CONFIG_DMABUF_HEAPS, e.g. Debian's 6.12 has
+ * "system") or dmabridge_heaps.ko's.  dmabridge never shadows a heap the
+ * kernel has: its system heap is "system" where the kernel has none and
+ * "dmabridge-system" where it has one (dmabridge_heap_system_name()).
+ */
+
+/* Directory of the heaps' device nodes. */
+#define DMABRIDGE_HEAP_DIR		"/dev/dma_heap"
+/* Where dmabridge's heaps show their usage, one directory per heap. */
+#define DMABRIDGE_HEAP_SYSFS		"/sys/class/dmabridge_heap"
+/* Longest heap name, including the terminating NUL. */
+#define DMABRIDGE_HEAP_NAME_MAX		64
+
+/*
+ * Open the heap @name (a name in DMABRIDGE_HEAP_DIR, or an absolute path
+ * to a heap node) read-only and close-on-exec, which is all allocation
+ * needs.  @name NULL opens dmabridge's system heap.  A name that is empty,
+ * ".", "..", contains '/' or is not shorter than DMABRIDGE_HEAP_NAME_MAX
+ * fails with -EINVAL; an absent heap with -ENOENT; a node the caller may
+ * not open with -EACCES (heap nodes are root-only unless a udev rule says
+ * otherwise).  Returns the heap fd.
+ */
+DMABRIDGE_API int dmabridge_heap_open(const char *name);
+
+/*
+ * Allocate a buffer of @len bytes (the kernel rounds it up to whole pages)
+ * from the heap open as @heapfd (DMA_HEAP_IOCTL_ALLOC, heap flags 0) and
+ * return it as a new dma-buf fd.  @fd_flags are the new fd's open flags
+ * as the kernel takes them: O_RDWR, O_RDONLY or O_WRONLY, optionally with
+ * O_CLOEXEC; anything else fails with -EINVAL, as does @len 0.  The buffer
+ * is zeroed.  A heap that cannot back @len bytes fails with -ENOMEM (a
+ * memory cgroup at its limit too, on dmabridge's heaps); -ENOTTY when
+ * @heapfd is not a heap.
+ */
+DMABRIDGE_API int dmabridge_heap_alloc(int heapfd, uint64_t len,
+				       unsigned int fd_flags);
+
+/*
+ * The name of dmabridge's system heap on the running kernel: "system"
+ * where the kernel has no system heap of its own (Debian's 6.1),
+ * "dmabridge-system" where it has one (6.12).  Decided from dmabridge's
+ * sysfs when the module is loaded, else from the kernel's heaps.  Never
+ * NULL; a static string.
+ */
+DMABRIDGE_API const char *dmabridge_heap_system_name(void);
+
+enum dmabridge_heap_owner {
+	DMABRIDGE_HEAP_OWNER_UNKNOWN = 0,	/* a node of no known class */
+	DMABRIDGE_HEAP_OWNER_KERNEL = 1,	/* the kernel's own heap */
+	DMABRIDGE_HEAP_OWNER_DMABRIDGE = 2,	/* dmabridge_heaps.ko */
+};
+
+/* Bits of dmabridge_heap_info.props, known from the heap's name. */
+#define DMABRIDGE_HEAP_PROP_CACHED	(1U << 0) /* CPU mappings are cached */
+#define DMABRIDGE_HEAP_PROP_WC		(1U << 1) /* CPU mappings write-combined */
+#define DMABRIDGE_HEAP_PROP_CONTIGUOUS	(1U << 2) /* physically contiguous */
+#define DMABRIDGE_HEAP_PROP_POOLED	(1U << 3) /* freed pages go to page pools */
+#define DMABRIDGE_HEAP_PROP_MEMCG	(1U << 4) /* charged to the caller's memcg */
+
+/* Bits of dmabridge_heap_info.fields: which usage counters were read. */
+#define DMABRIDGE_HEAP_HAS_BUFFERS	(1U << 0)
+#define DMABRIDGE_HEAP_HAS_BYTES	(1U << 1)
+#define DMABRIDGE_HEAP_HAS_POOL		(1U << 2)
+#define DMABRIDGE_HEAP_HAS_REGION	(1U << 3)
+#define DMABRIDGE_HEAP_HAS_FREE		(1U << 4)
+#define DMABRIDGE_HEAP_HAS_LARGEST	(1U << 5)
+
+struct dmabridge_heap_info {
+	char name[DMABRIDGE_HEAP_NAME_MAX];
+	int owner;		/* DMABRIDGE_HEAP_OWNER_* */
+	unsigned int props;	/* DMABRIDGE_HEAP_PROP_*, 0 for unknown heaps */
+	unsigned int fields;	/* DMABRIDGE_HEAP_HAS_*: 0 for the kernel's
+				 * heaps, which keep no statistics */
+	uint64_t buffers;	/* live buffers */
+	uint64_t bytes;		/* bytes in live buffers */
+	uint64_t pool_bytes;	/* bytes held in page pools for reuse */
+	uint64_t region_bytes;	/* contiguous: size of the reserved region */
+	uint64_t free_bytes;	/* contiguous: bytes not in any buffer */
+	uint64_t largest_free_bytes; /* contiguous: largest free range */
+};
+
+/*
+ * Describe the heap @name (a name in DMABRIDGE_HEAP_DIR): who provides
+ * it, its properties and, for dmabridge's heaps, its usage from
+ * DMABRIDGE_HEAP_SYSFS/<name>/.  -ENOENT when there is no such heap,
+ * -EINVAL for a bad name as dmabridge_heap_open().
+ */
+DMABRIDGE_API int dmabridge_heap_info(const char *name,
+				      struct dmabridge_heap_info *info);
+
+/*
+ * Describe every heap in DMABRIDGE_HEAP_DIR, sorted by name, into the
+ * first @max entries of @heaps (which may be NULL when @max is 0).
+ * Returns the number of heaps there are, which may exceed @max: call
+ * again with a larger array to get them all.  0 when the directory is
+ * absent or empty (no heaps on this kernel and no dmabridge_heaps).
+ */
+DMABRIDGE_API int dmabridge_heap_list(struct dmabridge_heap_info *heaps,
+				      size_t max);
+
 #ifdef __cplusplus
 }
 #endif

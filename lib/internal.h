@@ -54,4 +54,16 @@ DMB_HIDDEN extern const char *dmb_sysroot;
 /* Library page size (sysconf), cached. */
 DMB_HIDDEN uint64_t dmb_page_size(void);
 
+/*
+ * Heaps (heap.c): 0 if @name can name a heap node (non-empty, no '/',
+ * not "." or "..", shorter than DMABRIDGE_HEAP_NAME_MAX), else -EINVAL.
+ */
+DMB_HIDDEN int dmb_heap_check_name(const char *name);
+
+/* Whose heap @name is (DMABRIDGE_HEAP_OWNER_*), from the sysfs classes. */
+DMB_HIDDEN int dmb_heap_owner(const char *name);
+
+/* DMABRIDGE_HEAP_PROP_* a heap of that name and owner has (memcg aside). */
+DMB_HIDDEN unsigned int dmb_heap_props(const char *name, int owner);
+
 #endif /* DMABRIDGE_INTERNAL_H */

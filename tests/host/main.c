@@ -15,6 +15,7 @@ int main(int argc, char **argv)
 	test_parse();
 	test_fdinfo();
 	test_lib();
+	test_heap();
 	if (argc > 1)
 		test_cli(argv[1]);
 	else

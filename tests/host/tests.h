@@ -7,5 +7,6 @@ void test_parse(void);
 void test_fdinfo(void);
 void test_lib(void);
 void test_cli(const char *binary);
+void test_heap(void);
 
 #endif

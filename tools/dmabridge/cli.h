@@ -75,9 +75,40 @@ enum parse_result parse_inspect(int argc, char **argv, struct inspect_opts *o,
 /* Format a byte count as "N bytes (X MiB)" style human text. */
 void format_size(uint64_t bytes, char *buf, size_t len);
 
+/* "heap alloc" options. */
+struct heap_alloc_opts {
+	const char *heap;	/* a heap name or a path to a heap node */
+	uint64_t size;		/* bytes, nonzero */
+	int verify;
+	int fill_set;
+	unsigned char fill;
+	const char *name;	/* NULL: leave unnamed */
+	const char *exec;	/* NULL: no command */
+};
+
+/* "heap list" options. */
+struct heap_list_opts {
+	int names_only;		/* --names: one name a line */
+	int ours_only;		/* --ours: dmabridge's heaps only */
+};
+
+/* Parse "heap alloc" arguments (argv[0] is "alloc"). */
+enum parse_result parse_heap_alloc(int argc, char **argv,
+				   struct heap_alloc_opts *o,
+				   char *err, size_t errlen);
+
+/* Parse "heap list" arguments (argv[0] is "list"). */
+enum parse_result parse_heap_list(int argc, char **argv,
+				  struct heap_list_opts *o,
+				  char *err, size_t errlen);
+
+/* "cached, page pools, memcg-charged" for DMABRIDGE_HEAP_PROP_* bits. */
+void format_heap_props(unsigned int props, char *buf, size_t len);
+
 /* Commands: return the process exit code. */
 int cmd_info(int argc, char **argv);
 int cmd_udmabuf(int argc, char **argv);
+int cmd_heap(int argc, char **argv);
 
 /* Print "dmabridge: <msg>" to stderr. */
 void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
