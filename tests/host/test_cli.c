@@ -41,6 +41,8 @@ void test_cli(const char *binary)
 	static const char *const helps[] = {
 		"--help", "help", "udmabuf --help", "udmabuf create --help",
 		"udmabuf inspect --help", "info --help",
+		"heap --help", "heap list --help", "heap alloc --help",
+		"heap system-name --help",
 	};
 	static const char *const usage_errors[] = {
 		"", "bogus", "--bogus", "udmabuf", "udmabuf bogus",
@@ -48,6 +50,8 @@ void test_cli(const char *binary)
 		"udmabuf create --size 1M --list 3",
 		"udmabuf create --size 1000", "udmabuf create --size 1M --fill 256",
 		"udmabuf inspect", "udmabuf inspect /dev/udmabuf", "info extra",
+		"heap", "heap bogus", "heap list extra", "heap alloc",
+		"heap alloc system", "heap alloc system 0", "heap system-name x",
 	};
 	char out[8192];
 	size_t i;
@@ -77,4 +81,12 @@ void test_cli(const char *binary)
 	   1, "a missing device is a runtime error");
 	check_out(strstr(out, "/nonexistent") && strstr(out, "No such file"),
 		  out, "and names the device and the error");
+	is(run("heap list", out, sizeof(out)), 0, "heap list works on any system");
+	is(run("heap alloc no-such-heap 4K", out, sizeof(out)), 1,
+	   "alloc from an absent heap is a runtime error");
+	check_out(strstr(out, "no-such-heap") && strstr(out, "No such file"),
+		  out, "and names the heap and the error");
+	is(run("heap system-name", out, sizeof(out)), 0, "heap system-name");
+	check_out(!strcmp(out, "system\n") || !strcmp(out, "dmabridge-system\n"),
+		  out, "prints one of the two names");
 }

@@ -249,6 +249,27 @@ static void print_modules(void)
 		printf("  none loaded\n");
 }
 
+/* A heap node, whose heap it is, and dmabridge's usage counters. */
+static void print_heap_node(const char *path, const char *name)
+{
+	struct dmabridge_heap_info h;
+	char desc[PATH_MAX + 64], sz[48];
+
+	describe_node(path, desc, sizeof(desc));
+	printf("  %s: %s", path, desc);
+	if (dmabridge_heap_info(name, &h) == 0) {
+		if (h.owner == DMABRIDGE_HEAP_OWNER_KERNEL)
+			printf(", the kernel's heap");
+		else if (h.owner == DMABRIDGE_HEAP_OWNER_DMABRIDGE)
+			printf(", dmabridge_heaps");
+		if (h.fields & DMABRIDGE_HEAP_HAS_BYTES) {
+			format_size(h.bytes, sz, sizeof(sz));
+			printf(", %" PRIu64 " buffers, %s in use", h.buffers, sz);
+		}
+	}
+	printf("\n");
+}
+
 static void print_heaps(const char *release)
 {
 	char path[PATH_MAX];
@@ -269,7 +290,7 @@ static void print_heaps(const char *release)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/dev/dma_heap/%s", de->d_name);
-		print_node(path);
+		print_heap_node(path, de->d_name);
 		found = 1;
 	}
 	closedir(d);

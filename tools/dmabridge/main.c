@@ -16,6 +16,8 @@ static const char usage[] =
 "                        dmabridge modules and versions, limits, kernel\n"
 "  udmabuf create ...    create a udmabuf, fill, verify and show it\n"
 "  udmabuf inspect FD    show a dma-buf's fdinfo (FD or /proc/PID/fd/N)\n"
+"  heap list             dma-buf heaps: whose, properties, usage\n"
+"  heap alloc NAME SIZE  allocate from a heap, fill, verify and show it\n"
 "\n"
 "Run 'dmabridge COMMAND --help' for a command's options.\n"
 "Exit status: 0 success, 1 runtime error, 2 usage error.\n";
@@ -54,6 +56,8 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(cmd, "udmabuf"))
 		return cmd_udmabuf(argc - 1, argv + 1);
+	if (!strcmp(cmd, "heap"))
+		return cmd_heap(argc - 1, argv + 1);
 	errmsg("unknown command '%s'; try 'dmabridge --help'", cmd);
 	return EXIT_USAGE;
 }
