@@ -13,6 +13,13 @@ ccflags-y += -I$(src)/../include -I$(src)/../../include
 ccflags-y += $(call dmabridge_if_grep,include/linux/mm.h,memfd_pin_folios,DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS)
 ccflags-y += $(call dmabridge_if_grep,include/linux/mm.h,void vm_flags_set,DMABRIDGE_HAVE_VM_FLAGS_SET)
 ccflags-y += $(call dmabridge_if_grep,include/linux/dma-buf.h,dma_buf_vmap_unlocked,DMABRIDGE_HAVE_DMA_BUF_VMAP_UNLOCKED)
+ccflags-y += $(call dmabridge_if_grep,include/linux/shrinker.h,shrinker_alloc,DMABRIDGE_HAVE_SHRINKER_ALLOC)
+ccflags-y += $(call dmabridge_if_grep,include/linux/device/class.h,devnode..const struct device,DMABRIDGE_HAVE_CONST_DEVNODE)
+
+# A module may add heaps to the kernel's dma-buf heap framework only where
+# it exports dma_heap_add() (the headers' Module.symvers says).
+dmabridge_if_exported = $(shell grep -qsw '$(1)' $(objtree)/Module.symvers && echo -D$(2))
+ccflags-y += $(call dmabridge_if_exported,dma_heap_add,DMABRIDGE_HAVE_DMA_HEAP_ADD)
 dmabridge_ns_strings := $(call dmabridge_if_grep,include/linux/module.h,MODULE_INFO\(import_ns$(comma) ns\),DMABRIDGE_HAVE_NS_STRINGS)
 ccflags-y += $(dmabridge_ns_strings)
 

@@ -232,6 +232,8 @@ static int dmabridge_pages_mmap(struct dma_buf *dmabuf,
 	if (buf->read_only)
 		vm_flags_clear(vma, VM_MAYWRITE);
 
+	if (buf->write_combine)
+		vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
 	vma->vm_ops = &dmabridge_pages_vm_ops;
 	vma->vm_private_data = buf;
 	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
@@ -243,6 +245,9 @@ static int dmabridge_pages_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	struct dmabridge_pages *buf = dmabuf->priv;
 	pgprot_t prot = buf->read_only ? PAGE_KERNEL_RO : PAGE_KERNEL;
 	void *vaddr;
+
+	if (buf->write_combine)
+		prot = pgprot_writecombine(prot);
 
 	vaddr = vmap(buf->pages, buf->nr_pages, VM_MAP, prot);
 	if (!vaddr)
@@ -299,7 +304,7 @@ struct dma_buf *dmabridge_pages_export(struct dmabridge_pages *buf,
 		.ops = &dmabridge_pages_dma_buf_ops,
 		.size = (size_t)buf->nr_pages << PAGE_SHIFT,
 		/* A read-only file is what makes the VFS refuse PROT_WRITE. */
-		.flags = buf->read_only ? O_RDONLY : O_RDWR,
+		.flags = buf->read_only ? O_RDONLY : buf->file_mode & O_ACCMODE,
 		.priv = buf,
 	};
 	struct dma_buf *dmabuf;

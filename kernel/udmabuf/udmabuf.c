@@ -259,6 +259,7 @@ static long udmabuf_create(u32 flags, const struct udmabuf_create_item *items,
 	if (!ubuf)
 		return -ENOMEM;
 	ubuf->buf.read_only = flags & DMABRIDGE_UDMABUF_FLAGS_READONLY;
+	ubuf->buf.file_mode = O_RDWR;
 	ubuf->buf.ops = &udmabuf_pages_ops;
 
 	ret = memfd_pinned_alloc(&ubuf->pinned, nr_pages);

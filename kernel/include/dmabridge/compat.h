@@ -8,9 +8,12 @@
 #ifndef _DMABRIDGE_COMPAT_H
 #define _DMABRIDGE_COMPAT_H
 
+#include <linux/device.h>
 #include <linux/dma-buf.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
 
 /*
  * Symbol namespaces became string literals in 6.13.  The core exports its
@@ -56,5 +59,58 @@ static inline void dma_buf_vunmap_unlocked(struct dma_buf *dmabuf,
 	dma_buf_vunmap(dmabuf, map);
 }
 #endif
+
+/* A class's devnode callback got a const device in 6.2. */
+#ifdef DMABRIDGE_HAVE_CONST_DEVNODE
+#define DMABRIDGE_DEVNODE_CONST const
+#else
+#define DMABRIDGE_DEVNODE_CONST
+#endif
+
+/*
+ * Shrinkers are allocated by the mm core from 6.7 on; before, the owner
+ * embedded one and registered it.  Either way the caller gets a pointer
+ * and gives it back to dmabridge_shrinker_free().
+ */
+static inline struct shrinker *
+dmabridge_shrinker_create(unsigned long (*count)(struct shrinker *,
+						 struct shrink_control *),
+			  unsigned long (*scan)(struct shrinker *,
+						struct shrink_control *),
+			  const char *name)
+{
+	struct shrinker *shrinker;
+
+#ifdef DMABRIDGE_HAVE_SHRINKER_ALLOC
+	shrinker = shrinker_alloc(0, "%s", name);
+	if (!shrinker)
+		return NULL;
+	shrinker->count_objects = count;
+	shrinker->scan_objects = scan;
+	shrinker_register(shrinker);
+#else
+	shrinker = kzalloc(sizeof(*shrinker), GFP_KERNEL);
+	if (!shrinker)
+		return NULL;
+	shrinker->count_objects = count;
+	shrinker->scan_objects = scan;
+	shrinker->seeks = DEFAULT_SEEKS;
+	if (register_shrinker(shrinker, "%s", name)) {
+		kfree(shrinker);
+		return NULL;
+	}
+#endif
+	return shrinker;
+}
+
+static inline void dmabridge_shrinker_free(struct shrinker *shrinker)
+{
+#ifdef DMABRIDGE_HAVE_SHRINKER_ALLOC
+	shrinker_free(shrinker);
+#else
+	unregister_shrinker(shrinker);
+	kfree(shrinker);
+#endif
+}
 
 #endif /* _DMABRIDGE_COMPAT_H */

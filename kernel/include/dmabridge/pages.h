@@ -27,11 +27,20 @@ struct dmabridge_pages_ops {
 struct dmabridge_pages {
 	struct page **pages;
 	pgoff_t nr_pages;
+	/* O_RDWR, O_RDONLY or O_WRONLY: the dma-buf file's access mode. */
+	int file_mode;
 	/*
-	 * Nothing may write through the buffer: CPU mappings are read-only
-	 * and importers only get DMA_TO_DEVICE mappings.
+	 * Nothing may write through the buffer: the file is O_RDONLY, CPU
+	 * mappings are read-only and importers only get DMA_TO_DEVICE
+	 * mappings.
 	 */
 	bool read_only;
+	/*
+	 * CPU mappings (mmap, vmap) are write-combined.  The owner must have
+	 * made the pages safe for that (no dirty cache line, no cacheable
+	 * alias).
+	 */
+	bool write_combine;
 	const struct dmabridge_pages_ops *ops;
 
 	/* Private to the core from here on. */
@@ -41,7 +50,8 @@ struct dmabridge_pages {
 };
 
 /*
- * Exports @buf (pages, nr_pages, read_only and ops filled in) as a dma-buf.
+ * Exports @buf (pages, nr_pages, file_mode, read_only, write_combine and
+ * ops filled in) as a dma-buf.
  * On success the dma-buf owns @buf and calls ops->release when it dies; on
  * failure @buf is untouched and still the caller's.  @owner is the module
  * that must stay loaded while the dma-buf lives (the one holding ops).
