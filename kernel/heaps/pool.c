@@ -76,6 +76,22 @@ static void pool_free_page(struct dmabridge_pool *pool, struct page *page,
 	atomic_long_sub(1L << order, &pooled_pages[pool->kind]);
 }
 
+/* Under pools_lock: the pool of that kind and cgroup, used once more. */
+static struct dmabridge_pool *pool_find(enum dmabridge_pool_kind kind,
+					bool charged, struct mem_cgroup *memcg)
+{
+	struct dmabridge_pool *pool;
+
+	list_for_each_entry(pool, &pools, node) {
+		if (pool->kind == kind && pool->charged == charged &&
+		    pool->memcg == memcg) {
+			pool->users++;
+			return pool;
+		}
+	}
+	return NULL;
+}
+
 struct dmabridge_pool *dmabridge_pool_get(enum dmabridge_pool_kind kind,
 					  bool charge)
 {
@@ -84,37 +100,39 @@ struct dmabridge_pool *dmabridge_pool_get(enum dmabridge_pool_kind kind,
 	struct dmabridge_pool *pool, *fresh;
 	unsigned int order;
 
+	mutex_lock(&pools_lock);
+	pool = pool_find(kind, charge, memcg);
+	mutex_unlock(&pools_lock);
+	if (pool)
+		goto out_put_memcg;
+
 	/* Allocated outside pools_lock: reclaim may call our shrinker. */
 	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
-
 	mutex_lock(&pools_lock);
-	list_for_each_entry(pool, &pools, node) {
-		if (pool->kind == kind && pool->charged == charge &&
-		    pool->memcg == memcg) {
-			pool->users++;
-			mutex_unlock(&pools_lock);
-			mem_cgroup_put(memcg);
-			kfree(fresh);
-			return pool;
-		}
-	}
-	if (!fresh) {
+	pool = pool_find(kind, charge, memcg);
+	if (pool || !fresh) {
 		mutex_unlock(&pools_lock);
-		mem_cgroup_put(memcg);
-		return ERR_PTR(-ENOMEM);
+		kfree(fresh);
+		if (!pool)
+			pool = ERR_PTR(-ENOMEM);
+		goto out_put_memcg;
 	}
-	pool = fresh;
-	pool->users = 1;
-	pool->kind = kind;
-	pool->charged = charge;
-	pool->memcg = memcg;
-	spin_lock_init(&pool->lock);
+	fresh->users = 1;
+	fresh->kind = kind;
+	fresh->charged = charge;
+	/* The pool keeps the reference we took. */
+	fresh->memcg = memcg;
+	spin_lock_init(&fresh->lock);
 	for (order = 0; order < POOL_ORDERS; order++) {
-		INIT_LIST_HEAD(&pool->clean[order]);
-		INIT_LIST_HEAD(&pool->dirty[order]);
+		INIT_LIST_HEAD(&fresh->clean[order]);
+		INIT_LIST_HEAD(&fresh->dirty[order]);
 	}
-	list_add(&pool->node, &pools);
+	list_add(&fresh->node, &pools);
 	mutex_unlock(&pools_lock);
+	return fresh;
+
+out_put_memcg:
+	mem_cgroup_put(memcg);
 	return pool;
 }
 
