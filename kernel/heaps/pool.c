@@ -210,13 +210,15 @@ static void pool_zero_pages(struct dmabridge_pool *pool)
 		/* Uncached pages are zeroed through their WC linear map. */
 		for (i = 0; i < (1U << order); i++)
 			clear_highpage(nth_page(page, i));
-		/*
-		 * Write-combined stores are weakly ordered and may sit in the
-		 * CPU's combining buffers: drain them before the page can be
-		 * handed out and read through another mapping.
-		 */
-		if (pool->kind == DMABRIDGE_POOL_UNCACHED)
+		if (pool->kind == DMABRIDGE_POOL_UNCACHED) {
+			/*
+			 * Write-combined stores are weakly ordered and may sit
+			 * in the CPU's combining buffers: drain them before the
+			 * page can be handed out and read through another
+			 * mapping.
+			 */
 			wmb();
+		}
 		spin_lock(&pool->lock);
 		list_add_tail(&page->lru, &pool->clean[order]);
 		spin_unlock(&pool->lock);
