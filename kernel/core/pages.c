@@ -88,6 +88,9 @@ static void dmabridge_pages_detach(struct dma_buf *dmabuf,
 
 	mutex_lock(&buf->lock);
 	list_del(&a->node);
+	/* An importer that detaches without unmapping must not leak it. */
+	if (a->mapped)
+		dma_unmap_sgtable(a->dev, &a->sgt, a->dir, 0);
 	mutex_unlock(&buf->lock);
 
 	sg_free_table(&a->sgt);
