@@ -373,6 +373,128 @@ DMABRIDGE_API int dmabridge_heap_info(const char *name,
 DMABRIDGE_API int dmabridge_heap_list(struct dmabridge_heap_info *heaps,
 				      size_t max);
 
+/* ---------------------------------------------------------------------
+ * Fences: userspace-driven timelines, sync_files, waits, implicit sync
+ *
+ * A timeline (dmabridge_sync.ko, /dev/dmabridge-sync) is a file descriptor
+ * with a 64-bit value that only goes up; a fence of it is a sync_file that
+ * signals when the value reaches the fence's.  Fences that have not
+ * signaled when the last descriptor of their timeline is closed signal
+ * with -EPIPE; with a timeout, a fence still unsignaled that long after it
+ * was made signals with -ETIMEDOUT (and so do the ones before it).  The
+ * sync_files are the kernel's: the calls that take a fence work on any
+ * sync_file, whoever made it.  docs/fences.md has the details.
+ */
+
+#define DMABRIDGE_SYNC_DEVICE	"/dev/dmabridge-sync"
+
+/* The new descriptor is close-on-exec (timelines and fences). */
+#define DMABRIDGE_FENCE_CLOEXEC	(1U << 0)
+
+/*
+ * Create a timeline named @name (NULL or "": the calling program's name;
+ * -ENAMETOOLONG from 32 bytes) whose value starts at @initial_value.
+ * @timeout_ns 0 means fences wait for as long as the timeline lives; at
+ * most one day (-EINVAL).  -ENOENT when dmabridge_sync is not loaded.
+ * Returns the timeline fd.
+ */
+DMABRIDGE_API int dmabridge_timeline_create(const char *name,
+					    uint64_t initial_value,
+					    uint64_t timeout_ns,
+					    unsigned int flags);
+
+/*
+ * A fence of @timeline that signals when the timeline reaches @value
+ * (signaled already if it has).  Returns the sync_file fd.
+ */
+DMABRIDGE_API int dmabridge_fence_create(int timeline, uint64_t value,
+					 unsigned int flags);
+
+/*
+ * Advance @timeline to @value (dmabridge_timeline_signal; going back is
+ * -EINVAL, staying is a no-op) or by @inc (-EOVERFLOW past 2^64 - 1), and
+ * signal the fences it reaches.
+ */
+DMABRIDGE_API int dmabridge_timeline_signal(int timeline, uint64_t value);
+DMABRIDGE_API int dmabridge_timeline_inc(int timeline, uint64_t inc);
+
+/*
+ * As dmabridge_timeline_signal(), but the fences it signals carry @error
+ * (an errno value, negated or not; not 0): the producer failed.
+ */
+DMABRIDGE_API int dmabridge_timeline_fail(int timeline, uint64_t value,
+					  int error);
+
+struct dmabridge_timeline_info {
+	uint64_t value;		/* the timeline's value now */
+	uint64_t timeout_ns;	/* 0: none */
+	uint64_t context;	/* dma_fence context of its fences */
+	uint32_t pending;	/* fences not signaled yet */
+	char name[32];
+};
+
+DMABRIDGE_API int dmabridge_timeline_info(int timeline,
+					  struct dmabridge_timeline_info *info);
+
+/*
+ * A new sync_file (always close-on-exec) that signals when both @fence1
+ * and @fence2 have (SYNC_IOC_MERGE).  @name NULL: "dmabridge-merge".
+ */
+DMABRIDGE_API int dmabridge_fence_merge(int fence1, int fence2,
+					const char *name);
+
+/*
+ * Whether the sync_file @fence has signaled: 1 yes, 0 not yet, negative
+ * if the query failed (-EINVAL: not a sync_file).  *@error (may be NULL)
+ * gets the fence's error: 0, or a negative errno when it signaled with one
+ * (for a merged fence, the first error of its fences).
+ */
+DMABRIDGE_API int dmabridge_fence_status(int fence, int *error);
+
+/* One fence inside a sync_file. */
+struct dmabridge_fence_point {
+	char driver[32];	/* "dmabridge-sync", "sw_sync", "vgem"... */
+	char timeline[32];	/* the producer's timeline name */
+	int status;		/* 1 signaled, 0 active, negative: its error */
+	uint64_t timestamp_ns;	/* CLOCK_MONOTONIC time it signaled */
+};
+
+/*
+ * Describe the fences in the sync_file @fence (a merge has several) into
+ * @points, at most @max of them.  Returns how many there are (which may
+ * exceed @max), negative on failure.
+ */
+DMABRIDGE_API int dmabridge_fence_points(int fence,
+					 struct dmabridge_fence_point *points,
+					 size_t max);
+
+/* dmabridge_fence_wait() flags: wait for every fence, not just one. */
+#define DMABRIDGE_WAIT_ALL	(1U << 0)
+
+/*
+ * Wait until any (default) or all (DMABRIDGE_WAIT_ALL) of the @count
+ * sync_files in @fences have signaled, from any producers, for at most
+ * @timeout_ns (negative: no limit; 0: only look).  Returns 0 when they
+ * did, with the lowest index of a signaled fence in *@index (may be NULL)
+ * when waiting for any, or -ETIME.  A fence that signaled with an error
+ * has signaled: check it with dmabridge_fence_status().  -EINVAL when a
+ * descriptor is not a sync_file.  Signals do not interrupt the wait.
+ */
+DMABRIDGE_API int dmabridge_fence_wait(const int *fences, size_t count,
+				       unsigned int flags, int64_t timeout_ns,
+				       size_t *index);
+
+/*
+ * Implicit sync.  dmabridge_fence_import() adds the sync_file @fence to
+ * the dma-buf @dmabuf's reservation object as a DMABRIDGE_ACCESS_WRITE
+ * (later readers and writers wait for it) or DMABRIDGE_ACCESS_READ
+ * (later writers wait) access.  dmabridge_fence_export() returns a new
+ * sync_file holding what an access of kind @access must wait for.
+ */
+DMABRIDGE_API int dmabridge_fence_import(int dmabuf, int fence,
+					 unsigned int access);
+DMABRIDGE_API int dmabridge_fence_export(int dmabuf, unsigned int access);
+
 #ifdef __cplusplus
 }
 #endif

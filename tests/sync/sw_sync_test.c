@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sw_sync as dmabridge provides it: where it is, who may open it, and the
+ * upstream behaviour the selftests do not cover (wrap, close, deadlines,
+ * the sync/info view).
+ */
+#define _GNU_SOURCE
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "sync_common.h"
+
+TEST(dev_sw_sync_is_root_only)
+{
+	struct stat st;
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, stat(SW_SYNC_DEV, &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(0600, st.st_mode & 0777);
+	EXPECT_EQ(0, st.st_uid);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		_exit(open(SW_SYNC_DEV, O_RDWR) < 0 && errno == EACCES ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+TEST(debugfs_has_upstreams_sw_sync_and_info)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, stat(SW_SYNC_DEBUGFS, &st));
+	EXPECT_EQ(0, stat("/sys/kernel/debug/sync/info", &st));
+}
+
+TEST(both_places_give_working_timelines)
+{
+	const char *paths[] = { SW_SYNC_DEV, SW_SYNC_DEBUGFS };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(paths); i++) {
+		int tl = open(paths[i], O_RDWR | O_CLOEXEC), f;
+
+		ASSERT_LE(0, tl) TH_LOG("%s", paths[i]);
+		f = sw_sync_fence(tl, 2);
+		ASSERT_LE(0, f);
+		EXPECT_EQ(0, fence_state(f));
+		EXPECT_EQ(0, sw_sync_inc(tl, 2));
+		EXPECT_EQ(1, fence_state(f));
+		close(f);
+		close(tl);
+	}
+}
+
+TEST(closing_signals_pending_fences_with_enoent_as_upstream)
+{
+	int tl = sw_sync_open(), f;
+
+	ASSERT_LE(0, tl);
+	f = sw_sync_fence(tl, 1);
+	ASSERT_LE(0, f);
+	close(tl);
+	EXPECT_EQ(-ENOENT, fence_state(f));
+	close(f);
+}
+
+TEST(sync_file_info_says_sw_sync)
+{
+	struct dmabridge_fence_point p;
+	int tl = sw_sync_open(), f;
+
+	ASSERT_LE(0, tl);
+	f = sw_sync_fence(tl, 1);
+	ASSERT_EQ(1, dmabridge_fence_points(f, &p, 1));
+	EXPECT_STREQ("sw_sync", p.driver);
+	EXPECT_STREQ("sw_sync_test", p.timeline);
+	close(f);
+	close(tl);
+}
+
+TEST(values_wrap_at_32_bits)
+{
+	int tl = sw_sync_open(), f, g;
+
+	ASSERT_LE(0, tl);
+	ASSERT_EQ(0, sw_sync_inc(tl, 0xfffffff0U));
+	f = sw_sync_fence(tl, 0xfffffff8U);
+	g = sw_sync_fence(tl, 4);	/* after the wrap: later */
+	ASSERT_LE(0, g);
+	EXPECT_EQ(0, fence_state(f));
+	EXPECT_EQ(0, fence_state(g));
+	ASSERT_EQ(0, sw_sync_inc(tl, 0x10));
+	EXPECT_EQ(1, fence_state(f));
+	EXPECT_EQ(0, fence_state(g));
+	ASSERT_EQ(0, sw_sync_inc(tl, 4));
+	EXPECT_EQ(1, fence_state(g));
+	close(f);
+	close(g);
+	close(tl);
+}
+
+TEST(an_increment_above_int_max_signals_everything_on_the_way)
+{
+	int tl = sw_sync_open(), f;
+
+	ASSERT_LE(0, tl);
+	f = sw_sync_fence(tl, 10);
+	ASSERT_LE(0, f);
+	ASSERT_EQ(0, sw_sync_inc(tl, 0xfffffff0U));
+	EXPECT_EQ(1, fence_state(f));
+	close(f);
+	close(tl);
+}
+
+TEST(bad_input_is_refused)
+{
+	int tl = sw_sync_open();
+	uint32_t v = 1;
+
+	ASSERT_LE(0, tl);
+	EXPECT_EQ(-EFAULT, xioctl(tl, SW_SYNC_IOC_CREATE_FENCE, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(tl, SW_SYNC_IOC_INC, NULL));
+	EXPECT_EQ(-ENOTTY, xioctl(tl, _IOW('W', 9, uint32_t), &v));
+	close(tl);
+}
+
+/* Fence deadlines exist where the kernel has SYNC_IOC_SET_DEADLINE. */
+TEST(get_deadline_returns_the_earliest_hint_where_fences_have_deadlines)
+{
+	struct sw_sync_get_deadline g = { 0 };
+	struct sync_set_deadline s = { .deadline_ns = 5000000000ULL };
+	int tl = sw_sync_open(), f, ours, our_tl;
+
+	ASSERT_LE(0, tl);
+	f = sw_sync_fence(tl, 1);
+	ASSERT_LE(0, f);
+	g.fence_fd = f;
+	if (xioctl(f, SYNC_IOC_SET_DEADLINE, &s) == -ENOTTY) {
+		EXPECT_EQ(-ENOTTY, xioctl(tl, SW_SYNC_GET_DEADLINE, &g));
+		close(f);
+		close(tl);
+		SKIP(return, "no fence deadlines in this kernel: ENOTTY, as upstream");
+	}
+	ASSERT_EQ(0, xioctl(tl, SW_SYNC_GET_DEADLINE, &g));
+	EXPECT_EQ(5000000000ULL, g.deadline_ns);
+	s.deadline_ns = 3000000000ULL;
+	ASSERT_EQ(0, xioctl(f, SYNC_IOC_SET_DEADLINE, &s));
+	s.deadline_ns = 4000000000ULL;
+	ASSERT_EQ(0, xioctl(f, SYNC_IOC_SET_DEADLINE, &s));
+	g.deadline_ns = 0;
+	ASSERT_EQ(0, xioctl(tl, SW_SYNC_GET_DEADLINE, &g));
+	EXPECT_EQ(3000000000ULL, g.deadline_ns);
+
+	/* Bad input: nonzero in-fields, no hint, not a sync_file, not sw_sync. */
+	EXPECT_EQ(-EINVAL, xioctl(tl, SW_SYNC_GET_DEADLINE, &g));
+	g.deadline_ns = 0;
+	g.pad = 1;
+	EXPECT_EQ(-EINVAL, xioctl(tl, SW_SYNC_GET_DEADLINE, &g));
+	g.pad = 0;
+	g.fence_fd = tl;
+	EXPECT_EQ(-EINVAL, xioctl(tl, SW_SYNC_GET_DEADLINE, &g));
+	close(f);
+	f = sw_sync_fence(tl, 2);
+	g.fence_fd = f;
+	EXPECT_EQ(-ENOENT, xioctl(tl, SW_SYNC_GET_DEADLINE, &g));
+	our_tl = dmabridge_timeline_create("x", 0, 0, 0);
+	ours = dmabridge_fence_create(our_tl, 1, 0);
+	ASSERT_LE(0, ours);
+	g.fence_fd = ours;
+	EXPECT_EQ(-EINVAL, xioctl(tl, SW_SYNC_GET_DEADLINE, &g));
+	EXPECT_EQ(-EFAULT, xioctl(tl, SW_SYNC_GET_DEADLINE, NULL));
+	close(ours);
+	close(our_tl);
+	close(f);
+	close(tl);
+}
+
+TEST(sync_info_lists_timelines_and_their_pending_fences)
+{
+	char buf[65536];
+	ssize_t n;
+	int tl = sw_sync_open(), f, info;
+
+	ASSERT_LE(0, tl);
+	ASSERT_EQ(0, sw_sync_inc(tl, 3));
+	f = sw_sync_fence(tl, 7);
+	ASSERT_LE(0, f);
+	info = open("/sys/kernel/debug/sync/info", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, info);
+	n = read(info, buf, sizeof(buf) - 1);
+	ASSERT_LT(0, n);
+	buf[n] = '\0';
+	EXPECT_NE(NULL, strstr(buf, "objs:\n"));
+	EXPECT_NE(NULL, strstr(buf, "sw_sync_test: 3\n  fence active: 7 / 3\n"))
+		TH_LOG("%s", buf);
+	EXPECT_NE(NULL, strstr(buf, "fences:\n"));
+	close(info);
+	close(f);
+	close(tl);
+}
+
+TEST_HARNESS_MAIN
