@@ -213,7 +213,9 @@ int dmabridge_heap_info(const char *name, struct dmabridge_heap_info *info)
 	info->owner = dmb_heap_owner(name);
 	info->props = dmb_heap_props(name, info->owner);
 	if (info->owner == DMABRIDGE_HEAP_OWNER_DMABRIDGE) {
-		if (param_bool("memcg_account", 1))
+		/* The contiguous region is outside the page allocator's memcgs. */
+		if (param_bool("memcg_account", 1) &&
+		    !(info->props & DMABRIDGE_HEAP_PROP_CONTIGUOUS))
 			info->props |= DMABRIDGE_HEAP_PROP_MEMCG;
 		read_stats(name, info);
 	}

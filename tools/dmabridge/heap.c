@@ -94,12 +94,11 @@ static void print_heap(const struct dmabridge_heap_info *h)
 	}
 	if (h->fields & (DMABRIDGE_HEAP_HAS_BUFFERS | DMABRIDGE_HEAP_HAS_BYTES)) {
 		format_size(h->bytes, a, sizeof(a));
-		printf("  in use: %" PRIu64 " buffers, %" PRIu64 " bytes (%s)\n",
-		       h->buffers, h->bytes, a);
+		printf("  in use: %" PRIu64 " buffers, %s\n", h->buffers, a);
 	}
 	if (h->fields & DMABRIDGE_HEAP_HAS_POOL) {
 		format_size(h->pool_bytes, a, sizeof(a));
-		printf("  pools: %" PRIu64 " bytes (%s)\n", h->pool_bytes, a);
+		printf("  pools: %s\n", a);
 	}
 	if (h->fields & DMABRIDGE_HEAP_HAS_REGION) {
 		format_size(h->region_bytes, a, sizeof(a));
