@@ -9,6 +9,8 @@
 #                        (KVER=RELEASE for another kernel than the running one)
 #   make check           the whole test suite in QEMU guests (tests/run)
 #   make demo            the README's demonstration in a guest
+#   make bench           benchmarks against upstream in a guest (bench/run;
+#                        BENCH_ARGS="--quick --out DIR" and the like)
 
 KERNEL_SRC ?= /lib/modules/$(shell uname -r)/build
 PREFIX ?= /usr/local
@@ -57,6 +59,9 @@ check:
 demo:
 	tools/demo
 
+bench:
+	bench/run $(BENCH_ARGS)
+
 clean:
 	-$(MAKE) -C kernel clean
 	$(MAKE) -C lib clean
@@ -64,4 +69,4 @@ clean:
 	rm -rf build
 
 .PHONY: all modules userspace install dkms-src dkms-install dkms-remove check \
-	demo clean
+	demo bench clean
