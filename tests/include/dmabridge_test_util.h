@@ -447,4 +447,98 @@ static inline int any_dmabuf(uint64_t size)
 	return vgem_alloc(size);
 }
 
+/* --- procfs, fds and dma-buf heaps ----------------------------------- */
+
+/* "Key: value kB" from a /proc file such as /proc/meminfo, in bytes; -1 if absent. */
+static inline long long proc_field_bytes(const char *path, const char *key)
+{
+	char line[256];
+	size_t keylen = strlen(key);
+	long long value = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, keylen) && line[keylen] == ':') {
+			value = atoll(line + keylen + 1) * 1024;
+			break;
+		}
+	fclose(f);
+	return value;
+}
+
+/* Unreclaimable kernel memory a leak would grow, in bytes. */
+static inline long long kernel_unreclaimable_bytes(void)
+{
+	return proc_field_bytes("/proc/meminfo", "SUnreclaim") +
+	       proc_field_bytes("/proc/meminfo", "VmallocUsed") +
+	       proc_field_bytes("/proc/meminfo", "PageTables");
+}
+
+/* The value of "key:" in this process's fdinfo of fd, copied into out. */
+static inline int fdinfo_value(int fd, const char *key, char *out, size_t len)
+{
+	char path[64], line[256];
+	size_t keylen = strlen(key);
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *v = line + keylen + 1;
+
+		if (strncmp(line, key, keylen) || line[keylen] != ':')
+			continue;
+		v += strspn(v, " \t");
+		v[strcspn(v, "\n")] = '\0';
+		snprintf(out, len, "%s", v);
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* The lowest free fd: a failed call that made none leaves it unchanged. */
+static inline int next_free_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+/* DMA_HEAP_IOCTL_ALLOC with every field under the caller's control. */
+static inline int heap_ioctl_alloc(int heapfd, uint64_t len, uint32_t fd_flags,
+				   uint64_t heap_flags)
+{
+	struct dma_heap_allocation_data d = {
+		.len = len, .fd_flags = fd_flags, .heap_flags = heap_flags,
+	};
+
+	return ioctl(heapfd, DMA_HEAP_IOCTL_ALLOC, &d) ? -errno : (int)d.fd;
+}
+
+/* A counter of dmabridge's heap @name from /sys/class/dmabridge_heap; -1 if none. */
+static inline long long dmabridge_heap_stat(const char *name, const char *stat)
+{
+	char path[256];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/dmabridge_heap/%s/%s", name, stat);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
 #endif /* DMABRIDGE_TEST_UTIL_H */
