@@ -114,7 +114,7 @@ static void timeline_advance_locked(struct dmabridge_timeline *tl, u64 value,
 {
 	struct rb_node *node;
 
-	tl->value = value;
+	WRITE_ONCE(tl->value, value);
 	while ((node = rb_first(&tl->pending))) {
 		struct dmabridge_fence *f =
 			rb_entry(node, struct dmabridge_fence, node);
@@ -179,7 +179,8 @@ dmabridge_timeline_create(enum dmabridge_timeline_kind kind, const char *name,
 	struct dmabridge_timeline *tl;
 	unsigned long flags;
 
-	tl = kzalloc(sizeof(*tl), GFP_KERNEL);
+	/* Userspace makes as many as it likes: charge them to its memcg. */
+	tl = kzalloc(sizeof(*tl), GFP_KERNEL_ACCOUNT);
 	if (!tl)
 		return NULL;
 	kref_init(&tl->kref);
@@ -236,7 +237,7 @@ struct dma_fence *dmabridge_timeline_fence(struct dmabridge_timeline *tl,
 	struct dmabridge_fence *f;
 	struct rb_node **link, *parent = NULL;
 
-	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
 	if (!f)
 		return ERR_PTR(-ENOMEM);
 	if (tl->kind == DMABRIDGE_TIMELINE_SW_SYNC) {

@@ -43,6 +43,9 @@ void test_cli(const char *binary)
 		"udmabuf inspect --help", "info --help",
 		"heap --help", "heap list --help", "heap alloc --help",
 		"heap system-name --help",
+		"fence --help", "fence timeline --help", "fence signal --help",
+		"fence wait --help", "fence wait-fd --help", "fence attach --help",
+		"fence info --help", "fence status --help",
 	};
 	static const char *const usage_errors[] = {
 		"", "bogus", "--bogus", "udmabuf", "udmabuf bogus",
@@ -52,6 +55,19 @@ void test_cli(const char *binary)
 		"udmabuf inspect", "udmabuf inspect /dev/udmabuf", "info extra",
 		"heap", "heap bogus", "heap list extra", "heap alloc",
 		"heap alloc system", "heap alloc system 0", "heap system-name x",
+		"fence", "fence bogus", "fence timeline",
+		"fence timeline --exec true -- true",
+		"fence timeline --timeout 5parsecs --exec true",
+		"fence timeline --timeout 0 --exec true",
+		"fence timeline --start x --exec true",
+		"fence timeline --name 0123456789abcdef0123456789abcdef --exec true",
+		"fence signal -t 3", "fence signal -t 3 x", "fence signal -t 3 1 2",
+		"fence signal -t 3 --error EBOGUS 1", "fence signal -t 3 --error 0 1",
+		"fence signal -t 3 --inc --error EIO 1", "fence signal -t x 1",
+		"fence signal --timeout 1s -t 3 1", "fence wait -t 3",
+		"fence wait -t 3 --write 1", "fence wait --dmabuf x",
+		"fence wait-fd", "fence wait-fd x", "fence attach -t 3 1",
+		"fence info -t 3 extra", "fence status", "fence status x",
 	};
 	char out[8192];
 	size_t i;
@@ -86,6 +102,9 @@ void test_cli(const char *binary)
 	   "alloc from an absent heap is a runtime error");
 	check_out(strstr(out, "no-such-heap") && strstr(out, "No such file"),
 		  out, "and names the heap and the error");
+	is(run("fence timeline --exec true", out, sizeof(out)), 1,
+	   "a timeline without dmabridge_sync is a runtime error");
+	check_out(strstr(out, "No such file") != NULL, out, "and says why");
 	is(run("heap system-name", out, sizeof(out)), 0, "heap system-name");
 	check_out(!strcmp(out, "system\n") || !strcmp(out, "dmabridge-system\n"),
 		  out, "prints one of the two names");
