@@ -56,7 +56,8 @@ static struct {
 	int warmup;		/* untimed operations per side first */
 	int mem_reps;		/* repetitions of a memory measurement */
 	const char *only;	/* comma-separated groups, NULL for all */
-} cfg = { 21, 20e6, 3, 7, NULL };
+	int settle_us;		/* cold heap: pause after emptying the pools */
+} cfg = { 21, 20e6, 3, 7, NULL, 10000 };
 
 static double now_ns(void)
 {
@@ -417,6 +418,7 @@ struct heap_arg {
 	int dev;
 	unsigned long size;
 	const char *pool;	/* sysfs pool_bytes of ours, or NULL */
+	int held;		/* alloc only: the buffer, freed untimed */
 };
 
 static int heap_alloc(int dev, unsigned long size)
@@ -438,6 +440,15 @@ static int op_heap_alloc_free(void *arg)
 	if (fd < 0)
 		return -1;
 	return close(fd);
+}
+
+/* Allocation alone: the buffer is freed by the next prep, untimed. */
+static int op_heap_alloc(void *arg)
+{
+	struct heap_arg *a = arg;
+
+	a->held = heap_alloc(a->dev, a->size);
+	return a->held < 0 ? -1 : 0;
 }
 
 static long long read_ll(const char *path)
@@ -481,11 +492,19 @@ static int prep_cold(void *arg)
 	struct heap_arg *a = arg;
 	int tries;
 
+	if (a->held >= 0) {
+		close(a->held);
+		a->held = -1;
+	}
 	for (tries = 0; tries < 200; tries++) {
 		if (drop_caches())
 			return -1;
-		if (!a->pool || read_ll(a->pool) == 0)
+		if (!a->pool || read_ll(a->pool) == 0) {
+			/* Let what the drop set off (RCU, workers) settle. */
+			if (cfg.settle_us)
+				usleep(cfg.settle_us);
 			return 0;
+		}
 		cold_retries++;
 		usleep(1000);
 	}
@@ -527,21 +546,29 @@ static void bench_heap(const unsigned long *sizes, int nsizes)
 	printf("I\tpool_bytes_after_drop_caches_2\t%lld\n",
 	       read_ll(OURS_HEAP_SYSFS));
 
-	for (cold = 1; cold >= 0; cold--) {
+	/* 2: cold, allocation alone; 1: cold; 0: warm. */
+	for (cold = 2; cold >= 0; cold--) {
 		for (j = 0; j < 2; j++) {
-			a[j] = (struct heap_arg){ .dev = dev[j],
+			a[j] = (struct heap_arg){ .dev = dev[j], .held = -1,
 				.pool = j ? NULL : OURS_HEAP_SYSFS };
-			s[j] = (struct side){ .op = op_heap_alloc_free,
+			s[j] = (struct side){
+				.op = cold == 2 ? op_heap_alloc : op_heap_alloc_free,
 				.prep = cold ? prep_cold : NULL, .arg = &a[j] };
 		}
 		for (i = 0; i < nsizes; i++) {
-			struct point p = { "heap", cold ? "heap-cold" : "heap-warm",
+			struct point p = { "heap", cold == 2 ? "heap-cold-alloc" :
+					   cold ? "heap-cold" : "heap-warm",
 					   name, sizes[i], "us", 0, 1000, 0 };
 
-			snprintf(name, sizeof(name), "heap alloc+free %s %s",
+			snprintf(name, sizeof(name), "heap %s %s %s",
+				 cold == 2 ? "alloc (free untimed)" : "alloc+free",
 				 cold ? "cold" : "warm", size_name(sizes[i]));
 			a[0].size = a[1].size = sizes[i];
 			compare(&p, s);
+			for (j = 0; j < 2; j++)
+				if (a[j].held >= 0)
+					close(a[j].held);
+			a[0].held = a[1].held = -1;
 		}
 	}
 	printf("I\tcold_retries\t%ld\n", cold_retries);
@@ -1132,7 +1159,7 @@ static int parse_sizes(const char *arg, unsigned long *sizes, int max)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: dmabench [--batches N] [--batch-ms MS] [--warmup N] [--mem-reps N]\n"
+		"usage: dmabench [--batches N] [--batch-ms MS] [--warmup N] [--mem-reps N] [--settle-us US]\n"
 		"                [--sizes 4K,64K,1M,...] [--fault-sizes ...] [--bw-size SIZE]\n"
 		"                [--only udmabuf,heap,fault,bw,mem,fence]\n"
 		"       dmabench --trace DEVICE SIZE cold|warm   (see bench/trace)\n");
@@ -1164,6 +1191,8 @@ int main(int argc, char **argv)
 			cfg.warmup = atoi(v);
 		else if (!strcmp(o, "--mem-reps"))
 			cfg.mem_reps = atoi(v);
+		else if (!strcmp(o, "--settle-us"))
+			cfg.settle_us = atoi(v);
 		else if (!strcmp(o, "--only"))
 			cfg.only = v;
 		else if (!strcmp(o, "--sizes"))
@@ -1191,8 +1220,8 @@ int main(int argc, char **argv)
 		fclose(f);
 	}
 	printf("I\tcmdline\t%s\n", cmdline);
-	printf("I\tbatches\t%d\nI\tbatch_ms\t%g\nI\twarmup\t%d\n",
-	       cfg.batches, cfg.batch_ns / 1e6, cfg.warmup);
+	printf("I\tbatches\t%d\nI\tbatch_ms\t%g\nI\twarmup\t%d\nI\tcold_settle_us\t%d\n",
+	       cfg.batches, cfg.batch_ns / 1e6, cfg.warmup, cfg.settle_us);
 	fflush(stdout);
 
 	if (want("udmabuf"))
