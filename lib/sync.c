@@ -223,8 +223,14 @@ int dmabridge_fence_wait(const int *fences, size_t count, unsigned int flags,
 		pfd[i].fd = fences[i];
 		pfd[i].events = POLLIN;
 	}
-	if (timeout_ns >= 0)
-		end = now_ns() + timeout_ns;
+	if (timeout_ns >= 0) {
+		end = now_ns();
+		/* So long that it cannot end: no limit. */
+		if (timeout_ns > INT64_MAX - end)
+			timeout_ns = -1;
+		else
+			end += timeout_ns;
+	}
 	left = count;
 	for (;;) {
 		struct timespec ts, *tsp = NULL;

@@ -381,6 +381,38 @@ TEST(library_waits_on_any_or_all_fences_of_several_producers)
 	producers_free(&p);
 }
 
+struct delayed_signal {
+	int tl;
+	uint64_t value;
+};
+
+static void *signal_later(void *arg)
+{
+	struct delayed_signal *d = arg;
+
+	sleep_ms(200);
+	dmabridge_timeline_signal(d->tl, d->value);
+	return NULL;
+}
+
+/* INT64_MAX ns from now does not fit in the clock: it means forever. */
+TEST(library_wait_with_the_longest_timeout_waits)
+{
+	struct delayed_signal d = { .tl = tl_create(0, 0), .value = 1 };
+	pthread_t thread;
+	int f;
+
+	ASSERT_LE(0, d.tl);
+	f = dmabridge_fence_create(d.tl, 1, 0);
+	ASSERT_LE(0, f);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, signal_later, &d));
+	EXPECT_EQ(0, dmabridge_fence_wait(&f, 1, 0, INT64_MAX, NULL));
+	EXPECT_EQ(1, fence_state(f));
+	pthread_join(thread, NULL);
+	close(f);
+	close(d.tl);
+}
+
 TEST(library_wait_rejects_what_is_not_a_fence)
 {
 	int fds[2] = { -1, -1 }, tl = tl_create(0, 0);
