@@ -144,7 +144,9 @@ TEST(timeout_signals_late_fences_and_those_before_them_with_etimedout)
 	f9 = dmabridge_fence_create(tl, 9, 0);
 	ASSERT_LE(0, f3);
 	ASSERT_LE(0, f9);
-	EXPECT_EQ(0, fence_state(f5));
+	/* Unless a loaded host stalled us past the timeout already. */
+	if (mono_ns() - t0 < 250 * 1000000LL)
+		EXPECT_EQ(0, fence_state(f5));
 
 	ASSERT_TRUE(readable(f5, 5000));
 	t = mono_ns() - t0;
