@@ -21,13 +21,6 @@
 #include <dmabridge/compat.h>
 #include <dmabridge/pages.h>
 
-/*
- * A CPU fault maps the whole naturally aligned 2 MiB window around the
- * faulting page: the memory is pinned and already populated, so touching
- * a large buffer costs one fault per window instead of one per page.
- */
-#define DMABRIDGE_FAULT_WINDOW_PAGES	(SZ_2M >> PAGE_SHIFT)
-
 struct dmabridge_attachment {
 	struct device *dev;
 	struct sg_table sgt;
@@ -181,42 +174,53 @@ static int dmabridge_pages_end_cpu_access(struct dma_buf *dmabuf,
 	return 0;
 }
 
+/*
+ * mmap populates every page table entry, so a fault only comes after the
+ * kernel has zapped some (e.g. madvise(MADV_DONTNEED)).
+ */
 static vm_fault_t dmabridge_pages_fault(struct vm_fault *vmf)
 {
-	struct vm_area_struct *vma = vmf->vma;
-	struct dmabridge_pages *buf = vma->vm_private_data;
-	pgoff_t first, last, pgoff;
-	vm_fault_t ret;
+	struct dmabridge_pages *buf = vmf->vma->vm_private_data;
 
 	if (vmf->pgoff >= buf->nr_pages)
 		return VM_FAULT_SIGBUS;
-
-	ret = vmf_insert_pfn(vma, vmf->address,
-			     page_to_pfn(buf->pages[vmf->pgoff]));
-	if (ret != VM_FAULT_NOPAGE)
-		return ret;
-
-	/* The rest of the window is a prefetch: stop at the first failure. */
-	first = max(round_down(vmf->pgoff, DMABRIDGE_FAULT_WINDOW_PAGES),
-		    vma->vm_pgoff);
-	last = min3(first + DMABRIDGE_FAULT_WINDOW_PAGES,
-		    vma->vm_pgoff + vma_pages(vma), buf->nr_pages);
-	for (pgoff = first; pgoff < last; pgoff++) {
-		unsigned long addr = vma->vm_start +
-			((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
-
-		if (pgoff == vmf->pgoff)
-			continue;
-		if (vmf_insert_pfn(vma, addr, page_to_pfn(buf->pages[pgoff])) !=
-		    VM_FAULT_NOPAGE)
-			break;
-	}
-	return VM_FAULT_NOPAGE;
+	return vmf_insert_pfn(vmf->vma, vmf->address,
+			      page_to_pfn(buf->pages[vmf->pgoff]));
 }
 
 static const struct vm_operations_struct dmabridge_pages_vm_ops = {
 	.fault = dmabridge_pages_fault,
 };
+
+/*
+ * The pages are pinned and present, so the whole mapping is filled in at
+ * once, one remap per physically contiguous run: cheaper than a fault per
+ * page, and what upstream's system heap does.
+ */
+static int dmabridge_pages_populate(struct dmabridge_pages *buf,
+				    struct vm_area_struct *vma)
+{
+	pgoff_t pgoff = vma->vm_pgoff, end = pgoff + vma_pages(vma);
+	unsigned long addr = vma->vm_start;
+	int ret;
+
+	while (pgoff < end) {
+		unsigned long pfn = page_to_pfn(buf->pages[pgoff]);
+		pgoff_t run = 1;
+
+		while (pgoff + run < end &&
+		       page_to_pfn(buf->pages[pgoff + run]) == pfn + run)
+			run++;
+		ret = remap_pfn_range(vma, addr, pfn, run << PAGE_SHIFT,
+				      vma->vm_page_prot);
+		if (ret)
+			return ret;
+		addr += run << PAGE_SHIFT;
+		pgoff += run;
+		cond_resched();
+	}
+	return 0;
+}
 
 static int dmabridge_pages_mmap(struct dma_buf *dmabuf,
 				struct vm_area_struct *vma)
@@ -240,7 +244,7 @@ static int dmabridge_pages_mmap(struct dma_buf *dmabuf,
 	vma->vm_ops = &dmabridge_pages_vm_ops;
 	vma->vm_private_data = buf;
 	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
-	return 0;
+	return dmabridge_pages_populate(buf, vma);
 }
 
 static int dmabridge_pages_vmap(struct dma_buf *dmabuf, struct iosys_map *map)

@@ -55,7 +55,13 @@ static DEFINE_MUTEX(pools_lock);
 /* Pooled memory per kind, in PAGE_SIZE units. */
 static atomic_long_t pooled_pages[DMABRIDGE_NR_POOL_KINDS];
 static struct shrinker *pool_shrinker;
-static struct work_struct zero_work;
+static struct delayed_work zero_work;
+/*
+ * How long freed pages wait before the worker zeroes them: long enough
+ * that freeing a buffer does not wake a worker that preempts the freeing
+ * task, short enough that idle time does the zeroing.
+ */
+#define ZERO_DELAY_MS	10
 
 void dmabridge_pages_to_wb(struct page **pages, unsigned long nr)
 {
@@ -148,19 +154,53 @@ bool dmabridge_pool_charges(struct dmabridge_pool *pool)
 	return pool->charged;
 }
 
+static void pool_zero_page(struct dmabridge_pool *pool, struct page *page,
+			   unsigned int order)
+{
+	unsigned int i;
+
+	/* Uncached pages are zeroed through their WC linear map. */
+	for (i = 0; i < (1U << order); i++)
+		clear_highpage(nth_page(page, i));
+	if (pool->kind == DMABRIDGE_POOL_UNCACHED) {
+		/*
+		 * Write-combined stores are weakly ordered and may sit in the
+		 * CPU's combining buffers: drain them before the page can be
+		 * handed out and read through another mapping.
+		 */
+		wmb();
+	}
+}
+
+/*
+ * A clean page if there is one; otherwise a dirty page the worker has not
+ * reached yet, zeroed here: still cheaper than the page allocator.
+ */
 struct page *dmabridge_pool_take(struct dmabridge_pool *pool,
 				 unsigned int order)
 {
+	bool dirty = false;
 	struct page *page;
 
 	spin_lock(&pool->lock);
 	page = list_first_entry_or_null(&pool->clean[order], struct page, lru);
+	if (!page) {
+		page = list_first_entry_or_null(&pool->dirty[order],
+						struct page, lru);
+		if (page) {
+			dirty = true;
+			pool->nr_dirty--;
+		}
+	}
 	if (page)
 		list_del(&page->lru);
 	spin_unlock(&pool->lock);
 
-	if (page)
-		atomic_long_sub(1L << order, &pooled_pages[pool->kind]);
+	if (!page)
+		return NULL;
+	if (dirty)
+		pool_zero_page(pool, page, order);
+	atomic_long_sub(1L << order, &pooled_pages[pool->kind]);
 	return page;
 }
 
@@ -172,7 +212,8 @@ void dmabridge_pool_give(struct dmabridge_pool *pool, struct page *page,
 	list_add_tail(&page->lru, &pool->dirty[order]);
 	pool->nr_dirty++;
 	spin_unlock(&pool->lock);
-	queue_work(system_unbound_wq, &zero_work);
+	queue_delayed_work(system_unbound_wq, &zero_work,
+			   msecs_to_jiffies(ZERO_DELAY_MS));
 }
 
 u64 dmabridge_pools_bytes(enum dmabridge_pool_kind kind)
@@ -203,22 +244,11 @@ static struct page *pool_pop_dirty(struct dmabridge_pool *pool,
 
 static void pool_zero_pages(struct dmabridge_pool *pool)
 {
-	unsigned int order, i;
+	unsigned int order;
 	struct page *page;
 
 	while ((page = pool_pop_dirty(pool, &order))) {
-		/* Uncached pages are zeroed through their WC linear map. */
-		for (i = 0; i < (1U << order); i++)
-			clear_highpage(nth_page(page, i));
-		if (pool->kind == DMABRIDGE_POOL_UNCACHED) {
-			/*
-			 * Write-combined stores are weakly ordered and may sit
-			 * in the CPU's combining buffers: drain them before the
-			 * page can be handed out and read through another
-			 * mapping.
-			 */
-			wmb();
-		}
+		pool_zero_page(pool, page, order);
 		spin_lock(&pool->lock);
 		list_add_tail(&page->lru, &pool->clean[order]);
 		spin_unlock(&pool->lock);
@@ -348,7 +378,7 @@ static unsigned long pool_shrink_scan(struct shrinker *shrinker,
 
 int dmabridge_pools_init(void)
 {
-	INIT_WORK(&zero_work, pool_zero_work);
+	INIT_DELAYED_WORK(&zero_work, pool_zero_work);
 	pool_shrinker = dmabridge_shrinker_create(pool_shrink_count,
 						  pool_shrink_scan,
 						  "dmabridge-heap-pools");
@@ -361,7 +391,7 @@ void dmabridge_pools_exit(void)
 	struct dmabridge_pool *pool;
 
 	dmabridge_shrinker_free(pool_shrinker);
-	cancel_work_sync(&zero_work);
+	cancel_delayed_work_sync(&zero_work);
 	mutex_lock(&pools_lock);
 	list_for_each_entry(pool, &pools, node) {
 		WARN_ON(pool->users);

@@ -39,6 +39,9 @@ static const unsigned int system_orders[] = { 8, 4, 0 };
 #define LOW_ORDER_GFP	(GFP_HIGHUSER | __GFP_ZERO | __GFP_NOWARN | \
 			 __GFP_RETRY_MAYFAIL)
 
+/* Requests above this many pages are first checked against MemAvailable. */
+#define SYSTEM_CHECK_AVAILABLE_PAGES	(SZ_4M >> PAGE_SHIFT)
+
 struct system_heap {
 	struct dmabridge_heap heap;
 	enum dmabridge_pool_kind kind;
@@ -186,9 +189,12 @@ static struct dma_buf *system_allocate(struct dmabridge_heap *heap,
 
 	/*
 	 * More than could be had without pushing everything else out: fail
-	 * now rather than reclaim the machine and then fail.
+	 * now rather than reclaim the machine and then fail.  Small requests
+	 * skip the estimate, which costs more than they do.
 	 */
-	if (nr > totalram_pages() ||
+	if (nr > totalram_pages())
+		return ERR_PTR(-ENOMEM);
+	if (nr > SYSTEM_CHECK_AVAILABLE_PAGES &&
 	    nr > si_mem_available() +
 		 (dmabridge_pools_bytes(sheap->kind) >> PAGE_SHIFT))
 		return ERR_PTR(-ENOMEM);
