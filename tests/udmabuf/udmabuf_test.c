@@ -876,12 +876,30 @@ static long long kernel_memory_bytes(void)
 	       proc_kb("/proc/meminfo", "PageTables");
 }
 
+static void soak_cycles(struct __test_metadata *_metadata, int dev, int memfd,
+			const struct udmabuf_create_item *items, int cycles)
+{
+	for (int i = 0; i < cycles; i++) {
+		int fd = i % 2 ? udmabuf_create_list(dev, 0, items, 4)
+			       : udmabuf_create(dev, memfd, 0, PAGE, 0);
+
+		ASSERT_GE(fd, 0);
+		close(fd);
+	}
+}
+
+/*
+ * A leak grows kernel memory in every round by the same amount; unrelated
+ * activity (deferred frees of earlier tests, per-CPU caches) does not, so
+ * one quiet round of 10,000 cycles is the proof, and up to three tries
+ * keep the noise from failing the test.
+ */
 TEST_F_TIMEOUT(udmabuf, soak_10000_create_close_cycles_do_not_grow_kernel_memory,
 	       900)
 {
 	struct udmabuf_create_item items[4];
-	long long before, after;
-	int i, fd;
+	long long before, after, growth = 0;
+	int i, round;
 
 	for (i = 0; i < 4; i++)
 		items[i] = (struct udmabuf_create_item){
@@ -889,22 +907,19 @@ TEST_F_TIMEOUT(udmabuf, soak_10000_create_close_cycles_do_not_grow_kernel_memory
 			.size = 4 * PAGE,
 		};
 	/* Warm up slab caches so their growth does not count as a leak. */
-	for (i = 0; i < 500; i++) {
-		fd = udmabuf_create_list(self->dev, 0, items, 4);
-		ASSERT_GE(fd, 0);
-		close(fd);
+	soak_cycles(_metadata, self->dev, self->memfd, items, 500);
+	for (round = 0; round < 3; round++) {
+		before = kernel_memory_bytes();
+		soak_cycles(_metadata, self->dev, self->memfd, items, 10000);
+		after = kernel_memory_bytes();
+		growth = after - before;
+		TH_LOG("round %d: kernel memory %lld -> %lld bytes", round,
+		       before, after);
+		/* A leak of one small object per cycle would be 10000 of them. */
+		if (growth < 256 * 1024)
+			break;
 	}
-	before = kernel_memory_bytes();
-	for (i = 0; i < 10000; i++) {
-		fd = i % 2 ? udmabuf_create_list(self->dev, 0, items, 4)
-			   : udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
-		ASSERT_GE(fd, 0);
-		close(fd);
-	}
-	after = kernel_memory_bytes();
-	TH_LOG("kernel memory %lld -> %lld bytes", before, after);
-	/* A leak of one small object per cycle would be 10000 of them. */
-	EXPECT_LT(after - before, 256 * 1024);
+	EXPECT_LT(growth, 256 * 1024);
 	EXPECT_EQ(0, try_write_seal(self->memfd));
 }
 
