@@ -495,6 +495,77 @@ DMABRIDGE_API int dmabridge_fence_import(int dmabuf, int fence,
 					 unsigned int access);
 DMABRIDGE_API int dmabridge_fence_export(int dmabuf, unsigned int access);
 
+/* ---------------------------------------------------------------------
+ * Xen grant refs to and from dma-bufs (docs/xen.md)
+ *
+ * libxengnttab's xengnttab_dmabuf_* calls in the same shape, on
+ * dmabridge's node: the gntdev dma-buf ioctls of kernels without
+ * CONFIG_XEN_GNTDEV_DMABUF.  @dev is a descriptor from
+ * dmabridge_xen_open().  All return 0 or a negative errno.
+ */
+
+#define DMABRIDGE_XEN_DEVICE	"/dev/xen/gntdev-dmabuf"
+
+/* Opens DMABRIDGE_XEN_DEVICE: the descriptor, or -errno. */
+DMABRIDGE_API int dmabridge_xen_open(void);
+
+/*
+ * Maps @count grant refs of domain @domid and exports them as a dma-buf,
+ * whose descriptor goes to *@dmabuf_fd.  @flags: 0 (the GNTDEV_DMA_FLAG_*
+ * of <xen/gntdev.h> give -EOPNOTSUPP on Debian's kernels).  A read-only
+ * grant gives a read-only dma-buf.
+ */
+DMABRIDGE_API int dmabridge_xen_exp_from_refs(int dev, uint32_t domid,
+					      uint32_t flags, uint32_t count,
+					      const uint32_t *refs,
+					      int *dmabuf_fd);
+
+/*
+ * Waits at most @wait_to_ms for the dma-buf this @dev exported as
+ * @dmabuf_fd (the number, which may be closed by now) to be released:
+ * -ETIMEDOUT when it is still alive, -ENOENT when no such buffer lives.
+ */
+DMABRIDGE_API int dmabridge_xen_exp_wait_released(int dev, int dmabuf_fd,
+						  uint32_t wait_to_ms);
+
+/*
+ * Grants the pages of the dma-buf @dmabuf_fd (of exactly @count pages)
+ * to domain @domid; the refs go to @refs.  Read-only when @dmabuf_fd is
+ * not open for writing.
+ */
+DMABRIDGE_API int dmabridge_xen_imp_to_refs(int dev, uint32_t domid,
+					    int dmabuf_fd, uint32_t count,
+					    uint32_t *refs);
+
+/*
+ * Ends the grants of a dma-buf imported on @dev with
+ * dmabridge_xen_imp_to_refs() (deferred while the peer still maps a page)
+ * and lets the buffer go.
+ */
+DMABRIDGE_API int dmabridge_xen_imp_release(int dev, int dmabuf_fd);
+
+/*
+ * The PV page directory that Xen's display and sound protocols use to pass
+ * a buffer of any size with one grant ref: a chain of granted pages, each
+ * holding the ref of the next page (0 ends it) and then 1023 buffer refs.
+ *
+ * dmabridge_xen_pgdir_pages() is how many directory pages @nrefs refs take.
+ * dmabridge_xen_pgdir_build() fills the @ndir mapped pages @dir (4096
+ * bytes each, already granted as @dir_refs) with @refs: the peer gets
+ * @dir_refs[0].  dmabridge_xen_pgdir_parse() reads one mapped directory
+ * page: the next page's ref goes to *@next_ref and up to @max buffer refs
+ * to @refs; returns how many it stored, or -EINVAL.
+ */
+DMABRIDGE_API uint32_t dmabridge_xen_pgdir_pages(uint32_t nrefs);
+DMABRIDGE_API int dmabridge_xen_pgdir_build(void *const *dir,
+					    const uint32_t *dir_refs,
+					    uint32_t ndir,
+					    const uint32_t *refs,
+					    uint32_t nrefs);
+DMABRIDGE_API int dmabridge_xen_pgdir_parse(const void *dir_page,
+					    uint32_t *next_ref,
+					    uint32_t *refs, uint32_t max);
+
 #ifdef __cplusplus
 }
 #endif

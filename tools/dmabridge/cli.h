@@ -110,6 +110,7 @@ int cmd_info(int argc, char **argv);
 int cmd_udmabuf(int argc, char **argv);
 int cmd_heap(int argc, char **argv);
 int cmd_fence(int argc, char **argv);
+int cmd_xen(int argc, char **argv);
 
 /* Print "dmabridge: <msg>" to stderr. */
 void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

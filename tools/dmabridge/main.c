@@ -19,6 +19,7 @@ static const char usage[] =
 "  heap list             dma-buf heaps: whose, properties, usage\n"
 "  heap alloc NAME SIZE  allocate from a heap, fill, verify and show it\n"
 "  fence ...             timelines, fences and waits for shell scripts\n"
+"  xen info|export ...   Xen grant refs as dma-bufs (/dev/xen/gntdev-dmabuf)\n"
 "\n"
 "Run 'dmabridge COMMAND --help' for a command's options.\n"
 "Exit status: 0 success, 1 runtime error, 2 usage error.\n";
@@ -61,6 +62,8 @@ int main(int argc, char **argv)
 		return cmd_heap(argc - 1, argv + 1);
 	if (!strcmp(cmd, "fence"))
 		return cmd_fence(argc - 1, argv + 1);
+	if (!strcmp(cmd, "xen"))
+		return cmd_xen(argc - 1, argv + 1);
 	errmsg("unknown command '%s'; try 'dmabridge --help'", cmd);
 	return EXIT_USAGE;
 }
