@@ -33,65 +33,9 @@
 #define PAGE 4096UL
 #define HUGE_PAGE (2UL << 20)
 
-/* "Key: value kB" from a /proc file, in bytes; -1 if absent. */
-static long long proc_kb(const char *path, const char *key)
-{
-	char line[256];
-	size_t keylen = strlen(key);
-	long long value = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, keylen) && line[keylen] == ':') {
-			value = atoll(line + keylen + 1) * 1024;
-			break;
-		}
-	fclose(f);
-	return value;
-}
-
 static long long pinned_bytes(void)
 {
-	return proc_kb("/proc/self/status", "VmPin");
-}
-
-/* A field of this fd's /proc/self/fdinfo entry, copied into out. */
-static int fdinfo_field(int fd, const char *key, char *out, size_t len)
-{
-	char path[64], line[256];
-	size_t keylen = strlen(key);
-	int ret = -ENOENT;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *v = line + keylen + 1;
-
-		if (strncmp(line, key, keylen) || line[keylen] != ':')
-			continue;
-		v += strspn(v, " \t");
-		v[strcspn(v, "\n")] = '\0';
-		snprintf(out, len, "%s", v);
-		ret = 0;
-		break;
-	}
-	fclose(f);
-	return ret;
-}
-
-/* The lowest free fd: a failed ioctl must not have consumed one. */
-static int lowest_free_fd(void)
-{
-	int fd = dup(0);
-
-	if (fd >= 0)
-		close(fd);
-	return fd;
+	return proc_field_bytes("/proc/self/status", "VmPin");
 }
 
 /* Pages of a memfd that anything still pins block F_SEAL_WRITE. */
@@ -286,10 +230,10 @@ TEST_F(udmabuf, hole_in_memfd_is_allocated_not_refused)
  * memfd's pages being unpinned shows as F_SEAL_WRITE being allowed.
  */
 #define EXPECT_CREATE_FAILS_CLEANLY(err, call) do {			\
-	int __free_fd = lowest_free_fd();				\
+	int __free_fd = next_free_fd();				\
 	long long __pinned = pinned_bytes();				\
 	EXPECT_EQ(-(err), (call));					\
-	EXPECT_EQ(__free_fd, lowest_free_fd());				\
+	EXPECT_EQ(__free_fd, next_free_fd());				\
 	EXPECT_EQ(__pinned, pinned_bytes());				\
 } while (0)
 
@@ -764,9 +708,9 @@ TEST_F(udmabuf, name_set_on_buffer_shows_in_fdinfo)
 
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, ioctl(fd, DMA_BUF_SET_NAME_B, "camera-frame"));
-	ASSERT_EQ(0, fdinfo_field(fd, "name", value, sizeof(value)));
+	ASSERT_EQ(0, fdinfo_value(fd, "name", value, sizeof(value)));
 	EXPECT_STREQ("camera-frame", value);
-	ASSERT_EQ(0, fdinfo_field(fd, "exp_name", value, sizeof(value)));
+	ASSERT_EQ(0, fdinfo_value(fd, "exp_name", value, sizeof(value)));
 	if (udmabuf_dev_is_dmabridge())
 		EXPECT_STREQ("dmabridge_udmabuf", value);
 	close(fd);
@@ -869,13 +813,6 @@ TEST_F(udmabuf, vgem_imports_buffer_through_prime)
 
 /* --- soak -------------------------------------------------------------- */
 
-static long long kernel_memory_bytes(void)
-{
-	return proc_kb("/proc/meminfo", "SUnreclaim") +
-	       proc_kb("/proc/meminfo", "VmallocUsed") +
-	       proc_kb("/proc/meminfo", "PageTables");
-}
-
 static void soak_cycles(struct __test_metadata *_metadata, int dev, int memfd,
 			const struct udmabuf_create_item *items, int cycles)
 {
@@ -909,9 +846,9 @@ TEST_F_TIMEOUT(udmabuf, soak_10000_create_close_cycles_do_not_grow_kernel_memory
 	/* Warm up slab caches so their growth does not count as a leak. */
 	soak_cycles(_metadata, self->dev, self->memfd, items, 500);
 	for (round = 0; round < 3; round++) {
-		before = kernel_memory_bytes();
+		before = kernel_unreclaimable_bytes();
 		soak_cycles(_metadata, self->dev, self->memfd, items, 10000);
-		after = kernel_memory_bytes();
+		after = kernel_unreclaimable_bytes();
 		growth = after - before;
 		TH_LOG("round %d: kernel memory %lld -> %lld bytes", round,
 		       before, after);
