@@ -5,12 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/dma-heap.h>
@@ -35,37 +32,6 @@ int dmb_heap_check_name(const char *name)
 	return 0;
 }
 
-static int heap_path(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* dmb_sysroot + the formatted path, so tests can fake the trees. */
-static int heap_path(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t root = strlen(dmb_sysroot);
-	va_list ap;
-	int n;
-
-	if (root >= len)
-		return -ENAMETOOLONG;
-	memcpy(buf, dmb_sysroot, root);
-	va_start(ap, fmt);
-	n = vsnprintf(buf + root, len - root, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= len - root)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-static int heap_exists(const char *fmt, const char *name)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (heap_path(path, sizeof(path), fmt, name))
-		return 0;
-	return stat(path, &st) == 0;
-}
-
 int dmabridge_heap_open(const char *name)
 {
 	char path[PATH_MAX];
@@ -80,7 +46,7 @@ int dmabridge_heap_open(const char *name)
 	ret = dmb_heap_check_name(name);
 	if (ret)
 		return ret;
-	ret = heap_path(path, sizeof(path), DMABRIDGE_HEAP_DIR "/%s", name);
+	ret = dmb_sys_path(path, sizeof(path), DMABRIDGE_HEAP_DIR "/%s", name);
 	if (ret)
 		return ret;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -104,21 +70,21 @@ int dmabridge_heap_alloc(int heapfd, uint64_t len, unsigned int fd_flags)
 const char *dmabridge_heap_system_name(void)
 {
 	/* Loaded: the module's sysfs says which name it took. */
-	if (heap_exists(DMABRIDGE_HEAP_SYSFS "/%s", OURS_SYSTEM))
+	if (dmb_sys_exists(DMABRIDGE_HEAP_SYSFS "/%s", OURS_SYSTEM))
 		return OURS_SYSTEM;
-	if (heap_exists(DMABRIDGE_HEAP_SYSFS "/%s", "system"))
+	if (dmb_sys_exists(DMABRIDGE_HEAP_SYSFS "/%s", "system"))
 		return "system";
 	/* Not loaded: it will take the prefixed name if the kernel has one. */
-	if (heap_exists(KERNEL_HEAP_SYSFS "/%s", "system"))
+	if (dmb_sys_exists(KERNEL_HEAP_SYSFS "/%s", "system"))
 		return OURS_SYSTEM;
 	return "system";
 }
 
 int dmb_heap_owner(const char *name)
 {
-	if (heap_exists(DMABRIDGE_HEAP_SYSFS "/%s", name))
+	if (dmb_sys_exists(DMABRIDGE_HEAP_SYSFS "/%s", name))
 		return DMABRIDGE_HEAP_OWNER_DMABRIDGE;
-	if (heap_exists(KERNEL_HEAP_SYSFS "/%s", name))
+	if (dmb_sys_exists(KERNEL_HEAP_SYSFS "/%s", name))
 		return DMABRIDGE_HEAP_OWNER_KERNEL;
 	return DMABRIDGE_HEAP_OWNER_UNKNOWN;
 }
@@ -180,7 +146,7 @@ static void read_stats(const char *name, struct dmabridge_heap_info *info)
 	size_t i;
 
 	for (i = 0; i < sizeof(stats) / sizeof(stats[0]); i++) {
-		if (heap_path(path, sizeof(path), DMABRIDGE_HEAP_SYSFS "/%s/%s",
+		if (dmb_sys_path(path, sizeof(path), DMABRIDGE_HEAP_SYSFS "/%s/%s",
 			      name, stats[i].file) ||
 		    dmb_read_u64(path, &val))
 			continue;
@@ -194,7 +160,7 @@ static int param_bool(const char *param, int dflt)
 {
 	char path[PATH_MAX], val[8];
 
-	if (heap_path(path, sizeof(path), HEAPS_PARAMS "/%s", param) ||
+	if (dmb_sys_path(path, sizeof(path), HEAPS_PARAMS "/%s", param) ||
 	    dmb_read_line(path, val, sizeof(val)) <= 0)
 		return dflt;
 	return val[0] == 'Y' || val[0] == 'y' || val[0] == '1';
@@ -206,7 +172,7 @@ int dmabridge_heap_info(const char *name, struct dmabridge_heap_info *info)
 
 	if (ret)
 		return ret;
-	if (!heap_exists(DMABRIDGE_HEAP_DIR "/%s", name))
+	if (!dmb_sys_exists(DMABRIDGE_HEAP_DIR "/%s", name))
 		return -ENOENT;
 	memset(info, 0, sizeof(*info));
 	memcpy(info->name, name, strlen(name) + 1);
@@ -237,7 +203,7 @@ int dmabridge_heap_list(struct dmabridge_heap_info *heaps, size_t max)
 
 	if (max && !heaps)
 		return -EINVAL;
-	ret = heap_path(path, sizeof(path), "%s", DMABRIDGE_HEAP_DIR);
+	ret = dmb_sys_path(path, sizeof(path), "%s", DMABRIDGE_HEAP_DIR);
 	if (ret)
 		return ret;
 	d = opendir(path);

@@ -51,6 +51,16 @@ DMB_HIDDEN int dmb_parse_hugepagesize(const char *meminfo, uint64_t *size);
  */
 DMB_HIDDEN extern const char *dmb_sysroot;
 
+/*
+ * dmb_sysroot + the formatted path in @buf, so that tests can fake the
+ * sysfs and devfs trees.  0 or -ENAMETOOLONG.
+ */
+DMB_HIDDEN int dmb_sys_path(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Whether dmb_sys_path(@fmt, @arg) names something that exists. */
+DMB_HIDDEN int dmb_sys_exists(const char *fmt, const char *arg);
+
 /* Library page size (sysconf), cached. */
 DMB_HIDDEN uint64_t dmb_page_size(void);
 

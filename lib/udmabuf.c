@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -49,36 +47,6 @@ int dmabridge_udmabuf_open(const char *path)
 	return err;
 }
 
-static int sys_path(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int sys_path(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t root = strlen(dmb_sysroot);
-	va_list ap;
-	int n;
-
-	if (root >= len)
-		return -ENAMETOOLONG;
-	memcpy(buf, dmb_sysroot, root);
-	va_start(ap, fmt);
-	n = vsnprintf(buf + root, len - root, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= len - root)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-static int exists(const char *fmt, const char *arg)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (sys_path(path, sizeof(path), fmt, arg))
-		return 0;
-	return stat(path, &st) == 0;
-}
-
 int dmabridge_udmabuf_kind(int devfd)
 {
 	char path[PATH_MAX], target[PATH_MAX];
@@ -91,13 +59,13 @@ int dmabridge_udmabuf_kind(int devfd)
 		return -ENOTTY;
 
 	/* dmabridge's own node: same device number means same driver. */
-	if (!sys_path(path, sizeof(path), "%s", DMABRIDGE_UDMABUF_DEVICE) &&
+	if (!dmb_sys_path(path, sizeof(path), "%s", DMABRIDGE_UDMABUF_DEVICE) &&
 	    stat(path, &ours) == 0 && S_ISCHR(ours.st_mode) &&
 	    ours.st_rdev == st.st_rdev)
 		return DMABRIDGE_UDMABUF_KIND_DMABRIDGE;
 
 	/* Otherwise go by the misc device's name in sysfs. */
-	if (sys_path(path, sizeof(path), "/sys/dev/char/%u:%u",
+	if (dmb_sys_path(path, sizeof(path), "/sys/dev/char/%u:%u",
 		     major(st.st_rdev), minor(st.st_rdev)) ||
 	    !realpath(path, target))
 		return DMABRIDGE_UDMABUF_KIND_UNKNOWN;
@@ -112,9 +80,9 @@ int dmabridge_udmabuf_kind(int devfd)
 	 * whenever it is present, so dmabridge can only have taken it when
 	 * the kernel's is absent.
 	 */
-	if (exists("/sys/module/%s", KERNEL_MODULE))
+	if (dmb_sys_exists("/sys/module/%s", KERNEL_MODULE))
 		return DMABRIDGE_UDMABUF_KIND_KERNEL;
-	if (exists("/sys/module/%s", DMABRIDGE_MODULE))
+	if (dmb_sys_exists("/sys/module/%s", DMABRIDGE_MODULE))
 		return DMABRIDGE_UDMABUF_KIND_DMABRIDGE;
 	return DMABRIDGE_UDMABUF_KIND_UNKNOWN;
 }
@@ -137,13 +105,13 @@ int dmabridge_udmabuf_limits(int devfd, struct dmabridge_udmabuf_limits *limits)
 		return -ENOENT;
 
 	memset(limits, 0, sizeof(*limits));
-	if (!sys_path(path, sizeof(path),
+	if (!dmb_sys_path(path, sizeof(path),
 		      "/sys/module/%s/parameters/list_limit", module) &&
 	    !dmb_read_u64(path, &val)) {
 		limits->list_limit = val;
 		found = 1;
 	}
-	if (!sys_path(path, sizeof(path),
+	if (!dmb_sys_path(path, sizeof(path),
 		      "/sys/module/%s/parameters/size_limit_mb", module) &&
 	    !dmb_read_u64(path, &val)) {
 		limits->size_limit = val > UINT64_MAX >> 20 ? UINT64_MAX

@@ -4,8 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -19,6 +23,33 @@ const char *dmabridge_version(void)
 {
 	return STR(DMABRIDGE_VERSION_MAJOR) "." STR(DMABRIDGE_VERSION_MINOR)
 		"." STR(DMABRIDGE_VERSION_PATCH);
+}
+
+int dmb_sys_path(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t root = strlen(dmb_sysroot);
+	va_list ap;
+	int n;
+
+	if (root >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, dmb_sysroot, root);
+	va_start(ap, fmt);
+	n = vsnprintf(buf + root, len - root, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len - root)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int dmb_sys_exists(const char *fmt, const char *arg)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (dmb_sys_path(path, sizeof(path), fmt, arg))
+		return 0;
+	return stat(path, &st) == 0;
 }
 
 uint64_t dmb_page_size(void)
