@@ -85,16 +85,27 @@ int dmabridge_dmabuf_unmap(void *addr, size_t size)
 	return 0;
 }
 
-static int cpu_access(int fd, unsigned int access, uint64_t when)
+int dmb_sync_flags(unsigned int access)
 {
-	struct dma_buf_sync sync = { .flags = when };
+	int flags = 0;
 
 	if (!access || (access & ~DMABRIDGE_ACCESS_RW))
 		return -EINVAL;
 	if (access & DMABRIDGE_ACCESS_READ)
-		sync.flags |= DMA_BUF_SYNC_READ;
+		flags |= DMA_BUF_SYNC_READ;
 	if (access & DMABRIDGE_ACCESS_WRITE)
-		sync.flags |= DMA_BUF_SYNC_WRITE;
+		flags |= DMA_BUF_SYNC_WRITE;
+	return flags;
+}
+
+static int cpu_access(int fd, unsigned int access, uint64_t when)
+{
+	int flags = dmb_sync_flags(access);
+	struct dma_buf_sync sync = { .flags = when };
+
+	if (flags < 0)
+		return flags;
+	sync.flags |= (uint64_t)flags;
 	/* Waiting for fences may be interrupted; the bracket must not be lost. */
 	while (ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) < 0) {
 		if (errno != EINTR && errno != EAGAIN)

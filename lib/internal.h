@@ -61,6 +61,13 @@ DMB_HIDDEN int dmb_sys_path(char *buf, size_t len, const char *fmt, ...)
 /* Whether dmb_sys_path(@fmt, @arg) names something that exists. */
 DMB_HIDDEN int dmb_sys_exists(const char *fmt, const char *arg);
 
+/*
+ * DMA_BUF_SYNC_READ/WRITE for DMABRIDGE_ACCESS_* bits, or -EINVAL: the
+ * CPU-access bracket and the sync_file import/export must agree on what
+ * access means.
+ */
+DMB_HIDDEN int dmb_sync_flags(unsigned int access);
+
 /* Library page size (sysconf), cached. */
 DMB_HIDDEN uint64_t dmb_page_size(void);
 

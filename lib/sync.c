@@ -286,27 +286,23 @@ out:
 int dmabridge_fence_import(int dmabuf, int fence, unsigned int access)
 {
 	struct dma_buf_import_sync_file args = { .fd = fence };
+	int flags = dmb_sync_flags(access);
 
-	if (!access || (access & ~DMABRIDGE_ACCESS_RW))
-		return -EINVAL;
-	if (access & DMABRIDGE_ACCESS_READ)
-		args.flags |= DMA_BUF_SYNC_READ;
-	if (access & DMABRIDGE_ACCESS_WRITE)
-		args.flags |= DMA_BUF_SYNC_WRITE;
+	if (flags < 0)
+		return flags;
+	args.flags = (uint32_t)flags;
 	return sync_ioctl(dmabuf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &args);
 }
 
 int dmabridge_fence_export(int dmabuf, unsigned int access)
 {
 	struct dma_buf_export_sync_file args = { .fd = -1 };
+	int flags = dmb_sync_flags(access);
 	int ret;
 
-	if (!access || (access & ~DMABRIDGE_ACCESS_RW))
-		return -EINVAL;
-	if (access & DMABRIDGE_ACCESS_READ)
-		args.flags |= DMA_BUF_SYNC_READ;
-	if (access & DMABRIDGE_ACCESS_WRITE)
-		args.flags |= DMA_BUF_SYNC_WRITE;
+	if (flags < 0)
+		return flags;
+	args.flags = (uint32_t)flags;
 	ret = sync_ioctl(dmabuf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &args);
 	return ret < 0 ? ret : args.fd;
 }
