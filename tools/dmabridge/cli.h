@@ -105,6 +105,23 @@ enum parse_result parse_heap_list(int argc, char **argv,
 /* "cached, page pools, memcg-charged" for DMABRIDGE_HEAP_PROP_* bits. */
 void format_heap_props(unsigned int props, char *buf, size_t len);
 
+/*
+ * Begin (@begin nonzero) or end CPU access to the dma-buf @fd; on failure
+ * print a message starting with @prefix and return the library's code.
+ */
+int buffer_cpu_access(int fd, unsigned int access, int begin,
+		      const char *prefix);
+
+/* Set the dma-buf's name unless @name is NULL; a message on failure. */
+int buffer_set_name(int fd, const char *name);
+
+/*
+ * Run @cmd with /bin/sh, the buffer @fd inherited and named in
+ * $DMABRIDGE_FD and $DMABRIDGE_SIZE.  Returns the exit code to pass on:
+ * the command's, 128 + a signal, or EXIT_RUNTIME.
+ */
+int buffer_exec(const char *cmd, int fd, uint64_t size);
+
 /* Commands: return the process exit code. */
 int cmd_info(int argc, char **argv);
 int cmd_udmabuf(int argc, char **argv);

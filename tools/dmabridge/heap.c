@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dmabridge.h"
@@ -159,17 +158,6 @@ static int cmd_list(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int sync_or_fail(int fd, unsigned int access, int begin)
-{
-	int ret = begin ? dmabridge_dmabuf_begin_cpu_access(fd, access)
-			: dmabridge_dmabuf_end_cpu_access(fd, access);
-
-	if (ret)
-		errmsg("%s CPU access: %s", begin ? "begin" : "end",
-		       dmabridge_strerror(ret));
-	return ret;
-}
-
 /* Fill through one mapping; with @stamps, a page number heads each page. */
 static int fill(int fd, unsigned char byte, int stamps)
 {
@@ -185,7 +173,7 @@ static int fill(int fd, unsigned char byte, int stamps)
 		return -1;
 	}
 	map = addr;
-	ret = sync_or_fail(fd, DMABRIDGE_ACCESS_WRITE, 1);
+	ret = buffer_cpu_access(fd, DMABRIDGE_ACCESS_WRITE, 1, "");
 	if (!ret) {
 		memset(map, byte, size);
 		for (pg = 0; stamps && pg < size / page; pg++) {
@@ -193,7 +181,7 @@ static int fill(int fd, unsigned char byte, int stamps)
 
 			memcpy(map + pg * page, &stamp, sizeof(stamp));
 		}
-		ret = sync_or_fail(fd, DMABRIDGE_ACCESS_WRITE, 0);
+		ret = buffer_cpu_access(fd, DMABRIDGE_ACCESS_WRITE, 0, "");
 	}
 	dmabridge_dmabuf_unmap(addr, size);
 	return ret ? -1 : 0;
@@ -218,7 +206,7 @@ static int check(int fd, unsigned char byte, int stamps, const char *what)
 		return -1;
 	}
 	map = addr;
-	if (sync_or_fail(fd, DMABRIDGE_ACCESS_READ, 1)) {
+	if (buffer_cpu_access(fd, DMABRIDGE_ACCESS_READ, 1, "")) {
 		dmabridge_dmabuf_unmap(addr, size);
 		return -1;
 	}
@@ -246,49 +234,11 @@ static int check(int fd, unsigned char byte, int stamps, const char *what)
 			break;
 		}
 	}
-	sync_or_fail(fd, DMABRIDGE_ACCESS_READ, 0);
+	buffer_cpu_access(fd, DMABRIDGE_ACCESS_READ, 0, "");
 	dmabridge_dmabuf_unmap(addr, size);
 	if (!bad)
 		printf("verify: %s: %zu bytes ok\n", what, size);
 	return bad ? -1 : 0;
-}
-
-static int run_exec(const char *cmd, int fd, uint64_t size)
-{
-	char num[32];
-	pid_t pid;
-	int status;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		errmsg("fork: %s", strerror(errno));
-		return EXIT_RUNTIME;
-	}
-	if (pid == 0) {
-		if (fcntl(fd, F_SETFD, 0) < 0)
-			_exit(127);
-		snprintf(num, sizeof(num), "%d", fd);
-		setenv("DMABRIDGE_FD", num, 1);
-		snprintf(num, sizeof(num), "%" PRIu64, size);
-		setenv("DMABRIDGE_SIZE", num, 1);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		fprintf(stderr, "dmabridge: cannot run /bin/sh: %s\n",
-			strerror(errno));
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			errmsg("waitpid: %s", strerror(errno));
-			return EXIT_RUNTIME;
-		}
-	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return EXIT_RUNTIME;
 }
 
 static void explain_alloc_error(int err, const struct heap_alloc_opts *o)
@@ -353,13 +303,8 @@ static int cmd_alloc(int argc, char **argv)
 	printf("fd: %d\n", fd);
 	printf("size: %" PRIu64 " (%s)\n", size, buf);
 
-	if (o.name) {
-		ret = dmabridge_dmabuf_set_name(fd, o.name);
-		if (ret) {
-			errmsg("cannot name the buffer: %s", dmabridge_strerror(ret));
-			goto out;
-		}
-	}
+	if (buffer_set_name(fd, o.name))
+		goto out;
 	if (o.verify) {
 		if (check(fd, 0, 0, "new buffer is zeroed"))
 			goto out;
@@ -392,7 +337,7 @@ static int cmd_alloc(int argc, char **argv)
 		}
 		printf("\n");
 	}
-	rc = o.exec ? run_exec(o.exec, fd, size) : EXIT_OK;
+	rc = o.exec ? buffer_exec(o.exec, fd, size) : EXIT_OK;
 out:
 	close(fd);
 	return rc;

@@ -4,12 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dmabridge.h"
@@ -132,17 +130,6 @@ static int64_t find_mismatch(const unsigned char *p, size_t len,
 	return -1;
 }
 
-static int sync_or_fail(int fd, unsigned int access, int begin)
-{
-	int ret = begin ? dmabridge_dmabuf_begin_cpu_access(fd, access)
-			: dmabridge_dmabuf_end_cpu_access(fd, access);
-
-	if (ret)
-		errmsg("verify: %s CPU access: %s", begin ? "begin" : "end",
-		       dmabridge_strerror(ret));
-	return ret;
-}
-
 /*
  * memfd -> dma-buf: every byte of the mapping is @byte.  dma-buf -> memfd
  * (writable buffers): a stamp written at the start of each page through
@@ -173,10 +160,10 @@ static int verify(int fd, const int *memfds, unsigned int n, uint64_t item,
 		       size, item * n);
 		goto fail;
 	}
-	if (sync_or_fail(fd, DMABRIDGE_ACCESS_READ, 1))
+	if (buffer_cpu_access(fd, DMABRIDGE_ACCESS_READ, 1, "verify: "))
 		goto fail;
 	bad = find_mismatch(map, size, byte);
-	if (sync_or_fail(fd, DMABRIDGE_ACCESS_READ, 0))
+	if (buffer_cpu_access(fd, DMABRIDGE_ACCESS_READ, 0, "verify: "))
 		goto fail;
 	if (bad >= 0) {
 		errmsg("verify: dma-buf byte %" PRId64 " is 0x%02x, memfd wrote 0x%02x",
@@ -202,14 +189,14 @@ static int verify(int fd, const int *memfds, unsigned int n, uint64_t item,
 	}
 
 	pages = size / page;
-	if (sync_or_fail(fd, DMABRIDGE_ACCESS_WRITE, 1))
+	if (buffer_cpu_access(fd, DMABRIDGE_ACCESS_WRITE, 1, "verify: "))
 		goto fail;
 	for (pg = 0; pg < pages; pg++) {
 		uint64_t stamp = VERIFY_STAMP | pg;
 
 		memcpy(map + pg * page, &stamp, sizeof(stamp));
 	}
-	if (sync_or_fail(fd, DMABRIDGE_ACCESS_WRITE, 0))
+	if (buffer_cpu_access(fd, DMABRIDGE_ACCESS_WRITE, 0, "verify: "))
 		goto fail;
 
 	for (i = 0; i < n; i++) {
@@ -236,11 +223,11 @@ static int verify(int fd, const int *memfds, unsigned int n, uint64_t item,
 	       pages);
 
 	/* Put the fill back so an --exec command sees what was asked for. */
-	if (sync_or_fail(fd, DMABRIDGE_ACCESS_WRITE, 1))
+	if (buffer_cpu_access(fd, DMABRIDGE_ACCESS_WRITE, 1, "verify: "))
 		goto fail;
 	for (pg = 0; pg < pages; pg++)
 		memset(map + pg * page, byte, sizeof(uint64_t));
-	if (sync_or_fail(fd, DMABRIDGE_ACCESS_WRITE, 0))
+	if (buffer_cpu_access(fd, DMABRIDGE_ACCESS_WRITE, 0, "verify: "))
 		goto fail;
 	dmabridge_dmabuf_unmap(addr, size);
 	return 0;
@@ -280,44 +267,6 @@ static void explain_create_error(int err, int devfd,
 	if (err == -ENOMEM && o->hugetlb)
 		errmsg("are there enough free huge pages? "
 		       "(HugePages_Free in /proc/meminfo, /proc/sys/vm/nr_hugepages)");
-}
-
-static int run_exec(const char *cmd, int fd, uint64_t size)
-{
-	char num[32];
-	pid_t pid;
-	int status;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		errmsg("fork: %s", strerror(errno));
-		return EXIT_RUNTIME;
-	}
-	if (pid == 0) {
-		if (fcntl(fd, F_SETFD, 0) < 0)
-			_exit(127);
-		snprintf(num, sizeof(num), "%d", fd);
-		setenv("DMABRIDGE_FD", num, 1);
-		snprintf(num, sizeof(num), "%" PRIu64, size);
-		setenv("DMABRIDGE_SIZE", num, 1);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		fprintf(stderr, "dmabridge: cannot run /bin/sh: %s\n",
-			strerror(errno));
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			errmsg("waitpid: %s", strerror(errno));
-			return EXIT_RUNTIME;
-		}
-	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return EXIT_RUNTIME;
 }
 
 static int cmd_create(int argc, char **argv)
@@ -417,13 +366,8 @@ static int cmd_create(int argc, char **argv)
 	       o.hugetlb ? "hugetlb" : "shmem",
 	       o.list ? "UDMABUF_CREATE_LIST" : "UDMABUF_CREATE");
 
-	if (o.name) {
-		ret = dmabridge_dmabuf_set_name(fd, o.name);
-		if (ret) {
-			errmsg("cannot name the buffer: %s", dmabridge_strerror(ret));
-			goto out;
-		}
-	}
+	if (buffer_set_name(fd, o.name))
+		goto out;
 	if (o.verify && verify(fd, memfds, n, item, o.fill, o.readonly))
 		goto out;
 
@@ -439,7 +383,7 @@ static int cmd_create(int argc, char **argv)
 		goto out;
 	}
 	print_info(fd, &info);
-	rc = o.exec ? run_exec(o.exec, fd, item * n) : EXIT_OK;
+	rc = o.exec ? buffer_exec(o.exec, fd, item * n) : EXIT_OK;
 
 out:
 	for (i = 0; i < created; i++)
