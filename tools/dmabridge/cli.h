@@ -56,6 +56,25 @@ int parse_uint(const char *s, unsigned int max, unsigned int *out);
  */
 int parse_fd_ref(const char *s, pid_t *pid, int *fd);
 
+/*
+ * The message for getopt_long's ':' (missing argument) or '?' (unknown
+ * option) result @c, so that every command words them alike.  Returns
+ * PARSE_ERROR.
+ */
+enum parse_result parse_getopt_error(int c, char **argv, char *err,
+				     size_t errlen);
+
+/*
+ * Option values the buffer-making commands share: a nonzero SIZE, a
+ * dma-buf --name, a --fill byte (sets *@fill_set).  0, or -1 with a
+ * message in @err.
+ */
+int parse_size_opt(const char *arg, uint64_t *size, char *err, size_t errlen);
+int parse_name_opt(const char *arg, const char **name, char *err,
+		   size_t errlen);
+int parse_fill_opt(const char *arg, unsigned char *fill, int *fill_set,
+		   char *err, size_t errlen);
+
 /* Parse "udmabuf create" arguments (argv[0] is "create"). */
 enum parse_result parse_create(int argc, char **argv, struct create_opts *o,
 			       char *err, size_t errlen);

@@ -9,14 +9,6 @@
 #include "dmabridge.h"
 #include "cli.h"
 
-static void heap_bad_option(char **argv, char *err, size_t errlen)
-{
-	if (optopt)
-		snprintf(err, errlen, "unknown option '-%c'", optopt);
-	else
-		snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
-}
-
 enum parse_result parse_heap_alloc(int argc, char **argv,
 				   struct heap_alloc_opts *o,
 				   char *err, size_t errlen)
@@ -38,22 +30,13 @@ enum parse_result parse_heap_alloc(int argc, char **argv,
 	while ((c = getopt_long(argc, argv, ":n:f:e:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (strlen(optarg) >= DMABRIDGE_NAME_MAX) {
-				snprintf(err, errlen,
-					 "--name must be shorter than %d bytes",
-					 DMABRIDGE_NAME_MAX);
+			if (parse_name_opt(optarg, &o->name, err, errlen))
 				return PARSE_ERROR;
-			}
-			o->name = optarg;
 			break;
 		case 'f':
-			if (parse_byte(optarg, &o->fill)) {
-				snprintf(err, errlen,
-					 "invalid --fill '%s' (a byte, 0-255 or 0x00-0xff)",
-					 optarg);
+			if (parse_fill_opt(optarg, &o->fill, &o->fill_set,
+					   err, errlen))
 				return PARSE_ERROR;
-			}
-			o->fill_set = 1;
 			break;
 		case 'V':
 			o->verify = 1;
@@ -63,13 +46,8 @@ enum parse_result parse_heap_alloc(int argc, char **argv,
 			break;
 		case 'h':
 			return PARSE_HELP;
-		case ':':
-			snprintf(err, errlen, "option '%s' needs an argument",
-				 argv[optind - 1]);
-			return PARSE_ERROR;
 		default:
-			heap_bad_option(argv, err, errlen);
-			return PARSE_ERROR;
+			return parse_getopt_error(c, argv, err, errlen);
 		}
 	}
 	if (argc - optind < 2) {
@@ -91,12 +69,8 @@ enum parse_result parse_heap_alloc(int argc, char **argv,
 			 o->heap, DMABRIDGE_HEAP_DIR);
 		return PARSE_ERROR;
 	}
-	if (parse_size(argv[optind + 1], &o->size) || o->size == 0) {
-		snprintf(err, errlen,
-			 "invalid size '%s' (examples: 4096, 64K, 1MiB, 2G)",
-			 argv[optind + 1]);
+	if (parse_size_opt(argv[optind + 1], &o->size, err, errlen))
 		return PARSE_ERROR;
-	}
 	return PARSE_OK;
 }
 
@@ -126,8 +100,7 @@ enum parse_result parse_heap_list(int argc, char **argv,
 		case 'h':
 			return PARSE_HELP;
 		default:
-			heap_bad_option(argv, err, errlen);
-			return PARSE_ERROR;
+			return parse_getopt_error(c, argv, err, errlen);
 		}
 	}
 	if (optind < argc) {

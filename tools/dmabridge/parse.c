@@ -21,18 +21,33 @@ static int lower(char c)
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
+/*
+ * 1 if @s is "0x" and hex digits follow, 0 if it has no "0x", -EINVAL for
+ * a bare "0x" (which strtoul would take for a 0 and leave the "x").
+ */
+static int hex_prefix(const char *s)
+{
+	if (s[0] != '0' || lower(s[1]) != 'x')
+		return 0;
+	if (!s[2] || !strchr("0123456789abcdefABCDEF", s[2]))
+		return -EINVAL;
+	return 1;
+}
+
 int parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;
 	unsigned int shift = 0;
 	char *end;
+	int hex;
 
 	if (!s || !is_digit(s[0]))
 		return -EINVAL;
 	errno = 0;
-	if (s[0] == '0' && lower(s[1]) == 'x') {
-		if (!s[2] || !strchr("0123456789abcdefABCDEF", s[2]))
-			return -EINVAL;
+	hex = hex_prefix(s);
+	if (hex < 0)
+		return hex;
+	if (hex) {
 		v = strtoull(s + 2, &end, 16);
 		if (errno)
 			return -errno;
@@ -72,13 +87,15 @@ int parse_byte(const char *s, unsigned char *out)
 {
 	unsigned long v;
 	char *end;
+	int hex;
 
 	if (!s || !is_digit(s[0]))
 		return -EINVAL;
 	errno = 0;
-	if (s[0] == '0' && lower(s[1]) == 'x') {
-		if (!s[2] || !strchr("0123456789abcdefABCDEF", s[2]))
-			return -EINVAL;
+	hex = hex_prefix(s);
+	if (hex < 0)
+		return hex;
+	if (hex) {
 		v = strtoul(s + 2, &end, 16);
 	} else {
 		v = strtoul(s, &end, 10);
@@ -144,18 +161,53 @@ int parse_fd_ref(const char *s, pid_t *pid, int *fd)
 	return 0;
 }
 
-/* "unknown option" text for the option getopt just rejected. */
-static void bad_option(char **argv, char *err, size_t errlen)
+enum parse_result parse_getopt_error(int c, char **argv, char *err,
+				     size_t errlen)
 {
-	if (optopt)
+	if (c == ':')
+		snprintf(err, errlen, "option '%s' needs an argument",
+			 argv[optind - 1]);
+	else if (optopt)
 		snprintf(err, errlen, "unknown option '-%c'", optopt);
 	else
 		snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+	return PARSE_ERROR;
 }
 
-static void missing_arg(char **argv, char *err, size_t errlen)
+int parse_size_opt(const char *arg, uint64_t *size, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
+	if (parse_size(arg, size) || *size == 0) {
+		snprintf(err, errlen,
+			 "invalid size '%s' (examples: 4096, 64K, 1MiB, 2G)",
+			 arg);
+		return -1;
+	}
+	return 0;
+}
+
+int parse_name_opt(const char *arg, const char **name, char *err,
+		   size_t errlen)
+{
+	if (strlen(arg) >= DMABRIDGE_NAME_MAX) {
+		snprintf(err, errlen, "--name must be shorter than %d bytes",
+			 DMABRIDGE_NAME_MAX);
+		return -1;
+	}
+	*name = arg;
+	return 0;
+}
+
+int parse_fill_opt(const char *arg, unsigned char *fill, int *fill_set,
+		   char *err, size_t errlen)
+{
+	if (parse_byte(arg, fill)) {
+		snprintf(err, errlen,
+			 "invalid --fill '%s' (a byte, 0-255 or 0x00-0xff)",
+			 arg);
+		return -1;
+	}
+	*fill_set = 1;
+	return 0;
 }
 
 enum parse_result parse_create(int argc, char **argv, struct create_opts *o,
@@ -183,12 +235,8 @@ enum parse_result parse_create(int argc, char **argv, struct create_opts *o,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (parse_size(optarg, &o->size) || o->size == 0) {
-				snprintf(err, errlen,
-					 "invalid size '%s' (examples: 4096, 64K, 1MiB, 2G)",
-					 optarg);
+			if (parse_size_opt(optarg, &o->size, err, errlen))
 				return PARSE_ERROR;
-			}
 			have_size = 1;
 			break;
 		case 'H':
@@ -198,13 +246,8 @@ enum parse_result parse_create(int argc, char **argv, struct create_opts *o,
 			o->readonly = 1;
 			break;
 		case 'n':
-			if (strlen(optarg) >= DMABRIDGE_NAME_MAX) {
-				snprintf(err, errlen,
-					 "--name must be shorter than %d bytes",
-					 DMABRIDGE_NAME_MAX);
+			if (parse_name_opt(optarg, &o->name, err, errlen))
 				return PARSE_ERROR;
-			}
-			o->name = optarg;
 			break;
 		case 'l':
 			if (parse_uint(optarg, 1U << 20, &o->list) ||
@@ -216,13 +259,9 @@ enum parse_result parse_create(int argc, char **argv, struct create_opts *o,
 			}
 			break;
 		case 'f':
-			if (parse_byte(optarg, &o->fill)) {
-				snprintf(err, errlen,
-					 "invalid --fill '%s' (a byte, 0-255 or 0x00-0xff)",
-					 optarg);
+			if (parse_fill_opt(optarg, &o->fill, &o->fill_set,
+					   err, errlen))
 				return PARSE_ERROR;
-			}
-			o->fill_set = 1;
 			break;
 		case 'V':
 			o->verify = 1;
@@ -235,12 +274,8 @@ enum parse_result parse_create(int argc, char **argv, struct create_opts *o,
 			break;
 		case 'h':
 			return PARSE_HELP;
-		case ':':
-			missing_arg(argv, err, errlen);
-			return PARSE_ERROR;
 		default:
-			bad_option(argv, err, errlen);
-			return PARSE_ERROR;
+			return parse_getopt_error(c, argv, err, errlen);
 		}
 	}
 	if (optind < argc) {
@@ -307,12 +342,8 @@ enum parse_result parse_inspect(int argc, char **argv, struct inspect_opts *o,
 			break;
 		case 'h':
 			return PARSE_HELP;
-		case ':':
-			missing_arg(argv, err, errlen);
-			return PARSE_ERROR;
 		default:
-			bad_option(argv, err, errlen);
-			return PARSE_ERROR;
+			return parse_getopt_error(c, argv, err, errlen);
 		}
 	}
 	if (optind >= argc) {
