@@ -148,6 +148,13 @@ int cmd_heap(int argc, char **argv);
 int cmd_fence(int argc, char **argv);
 int cmd_xen(int argc, char **argv);
 
+/*
+ * What a command does with its parser's result: -1 to go on, else the
+ * exit code after printing @usage (--help) or "@cmd: @err" (an error).
+ */
+int parse_outcome(enum parse_result r, const char *usage, const char *cmd,
+		  const char *err);
+
 /* Print "dmabridge: <msg>" to stderr. */
 void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

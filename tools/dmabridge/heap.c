@@ -113,19 +113,13 @@ static int cmd_list(int argc, char **argv)
 {
 	struct dmabridge_heap_info *heaps = NULL;
 	struct heap_list_opts o;
-	int n, i, shown = 0;
+	int n, i, rc, shown = 0;
 	char err[256];
 
-	switch (parse_heap_list(argc, argv, &o, err, sizeof(err))) {
-	case PARSE_HELP:
-		fputs(list_usage, stdout);
-		return EXIT_OK;
-	case PARSE_ERROR:
-		errmsg("heap list: %s; try --help", err);
-		return EXIT_USAGE;
-	case PARSE_OK:
-		break;
-	}
+	rc = parse_outcome(parse_heap_list(argc, argv, &o, err, sizeof(err)),
+			   list_usage, "heap list", err);
+	if (rc >= 0)
+		return rc;
 	n = dmabridge_heap_list(NULL, 0);
 	if (n > 0) {
 		heaps = calloc((size_t)n, sizeof(*heaps));
@@ -260,16 +254,10 @@ static int cmd_alloc(int argc, char **argv)
 	uint64_t size;
 	char err[256], buf[48];
 
-	switch (parse_heap_alloc(argc, argv, &o, err, sizeof(err))) {
-	case PARSE_HELP:
-		fputs(alloc_usage, stdout);
-		return EXIT_OK;
-	case PARSE_ERROR:
-		errmsg("heap alloc: %s; try --help", err);
-		return EXIT_USAGE;
-	case PARSE_OK:
-		break;
-	}
+	ret = parse_outcome(parse_heap_alloc(argc, argv, &o, err, sizeof(err)),
+			    alloc_usage, "heap alloc", err);
+	if (ret >= 0)
+		return ret;
 	if (o.verify && !o.fill_set) {
 		o.fill = 0xa5;
 		o.fill_set = 1;

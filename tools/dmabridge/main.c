@@ -36,6 +36,22 @@ void errmsg(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int parse_outcome(enum parse_result r, const char *usage, const char *cmd,
+		  const char *err)
+{
+	switch (r) {
+	case PARSE_HELP:
+		fputs(usage, stdout);
+		return EXIT_OK;
+	case PARSE_ERROR:
+		errmsg("%s: %s; try --help", cmd, err);
+		return EXIT_USAGE;
+	case PARSE_OK:
+		break;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd;

@@ -280,16 +280,10 @@ static int cmd_create(int argc, char **argv)
 	const char *kind;
 	char err[256];
 
-	switch (parse_create(argc, argv, &o, err, sizeof(err))) {
-	case PARSE_HELP:
-		fputs(create_usage, stdout);
-		return EXIT_OK;
-	case PARSE_ERROR:
-		errmsg("udmabuf create: %s; try --help", err);
-		return EXIT_USAGE;
-	case PARSE_OK:
-		break;
-	}
+	ret = parse_outcome(parse_create(argc, argv, &o, err, sizeof(err)),
+			    create_usage, "udmabuf create", err);
+	if (ret >= 0)
+		return ret;
 	if (o.hugetlb)
 		dmabridge_hugepage_size(&hugepage);
 	if (check_create(&o, (uint64_t)sysconf(_SC_PAGESIZE), hugepage, &item,
@@ -425,16 +419,10 @@ static int cmd_inspect(int argc, char **argv)
 	char err[256];
 	int ret;
 
-	switch (parse_inspect(argc, argv, &o, err, sizeof(err))) {
-	case PARSE_HELP:
-		fputs(inspect_usage, stdout);
-		return EXIT_OK;
-	case PARSE_ERROR:
-		errmsg("udmabuf inspect: %s; try --help", err);
-		return EXIT_USAGE;
-	case PARSE_OK:
-		break;
-	}
+	ret = parse_outcome(parse_inspect(argc, argv, &o, err, sizeof(err)),
+			    inspect_usage, "udmabuf inspect", err);
+	if (ret >= 0)
+		return ret;
 	ret = dmabridge_dmabuf_query(o.pid, o.fd, &info);
 	if (ret) {
 		if (o.pid)
