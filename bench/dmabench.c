@@ -37,6 +37,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+/* Upstream's Xen UAPI headers use the kernel's names for these. */
+typedef uint32_t grant_ref_t;
+typedef uint16_t domid_t;
+#include <xen/gntalloc.h>
+#include <xen/gntdev.h>
 
 #define KiB (1024UL)
 #define MiB (1024UL * 1024UL)
@@ -1091,6 +1096,260 @@ static void bench_fence(void)
 	sched_setaffinity(0, sizeof(all), &all);
 }
 
+static int write_str(const char *path, const char *s);
+
+/* ---- Xen grants (in a Xen dom0, with self-grants) ---- */
+
+#define XEN_GNTDEV "/dev/xen/gntdev"
+#define XEN_GNTALLOC "/dev/xen/gntalloc"
+#define XEN_GDB "/dev/xen/gntdev-dmabuf"
+#define XEN_GNTALLOC_LIMIT "/sys/module/xen_gntalloc/parameters/limit"
+#define XEN_SELF 0	/* dom0 maps its own grants */
+
+struct xen_arg {
+	int dev;		/* gntdev-dmabuf, gntdev or gntalloc */
+	uint32_t count;
+	int buf;		/* import: the dma-buf granted */
+	uint32_t *refs;		/* the self-grants (export, gntdev map) */
+	void *req;		/* the ioctl's argument, filled once */
+};
+
+/* Ours: EXP_FROM_REFS, then close of the dma-buf. */
+static int op_xen_export(void *arg)
+{
+	struct xen_arg *a = arg;
+	struct ioctl_gntdev_dmabuf_exp_from_refs *e = a->req;
+
+	if (ioctl(a->dev, IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS, e))
+		return -1;
+	return close(e->fd);
+}
+
+/* Baseline: gntdev's MAP_GRANT_REF and UNMAP_GRANT_REF, no mmap. */
+static int op_xen_gntdev_map(void *arg)
+{
+	struct xen_arg *a = arg;
+	struct ioctl_gntdev_map_grant_ref *m = a->req;
+	struct ioctl_gntdev_unmap_grant_ref u = { .count = a->count };
+
+	if (ioctl(a->dev, IOCTL_GNTDEV_MAP_GRANT_REF, m))
+		return -1;
+	u.index = m->index;
+	return ioctl(a->dev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
+}
+
+/* Reference: the same with mmap and munmap, which map the grants in PV. */
+static int op_xen_gntdev_mmap(void *arg)
+{
+	struct xen_arg *a = arg;
+	struct ioctl_gntdev_map_grant_ref *m = a->req;
+	struct ioctl_gntdev_unmap_grant_ref u = { .count = a->count };
+	void *p;
+
+	if (ioctl(a->dev, IOCTL_GNTDEV_MAP_GRANT_REF, m))
+		return -1;
+	u.index = m->index;
+	p = mmap(NULL, a->count * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 a->dev, m->index);
+	if (p == MAP_FAILED)
+		return -1;
+	if (munmap(p, a->count * PAGE))
+		return -1;
+	return ioctl(a->dev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
+}
+
+/* Ours: IMP_TO_REFS of a live dma-buf, then IMP_RELEASE. */
+static int op_xen_import(void *arg)
+{
+	struct xen_arg *a = arg;
+	struct ioctl_gntdev_dmabuf_imp_release r = { .fd = a->buf };
+
+	if (ioctl(a->dev, IOCTL_GNTDEV_DMABUF_IMP_TO_REFS, a->req))
+		return -1;
+	return ioctl(a->dev, IOCTL_GNTDEV_DMABUF_IMP_RELEASE, &r);
+}
+
+/* Baseline: gntalloc ALLOC_GREF of as many pages, then DEALLOC_GREF. */
+static int op_xen_gntalloc(void *arg)
+{
+	struct xen_arg *a = arg;
+	struct ioctl_gntalloc_alloc_gref *g = a->req;
+	struct ioctl_gntalloc_dealloc_gref d = { .count = a->count };
+
+	if (ioctl(a->dev, IOCTL_GNTALLOC_ALLOC_GREF, g))
+		return -1;
+	d.index = g->index;
+	return ioctl(a->dev, IOCTL_GNTALLOC_DEALLOC_GREF, &d);
+}
+
+static struct ioctl_gntalloc_alloc_gref *gntalloc_req(uint32_t count)
+{
+	struct ioctl_gntalloc_alloc_gref *g;
+
+	g = calloc(1, sizeof(*g) + count * sizeof(uint32_t));
+	if (g) {
+		g->domid = XEN_SELF;
+		g->flags = GNTALLOC_FLAG_WRITABLE;
+		g->count = count;
+	}
+	return g;
+}
+
+static void bench_xen_export(int gdb, int gntalloc, uint32_t count)
+{
+	struct ioctl_gntalloc_alloc_gref *g = gntalloc_req(count);
+	struct ioctl_gntdev_dmabuf_exp_from_refs *e;
+	struct ioctl_gntdev_map_grant_ref *m;
+	struct ioctl_gntalloc_dealloc_gref d = { .count = count };
+	struct xen_arg ours = { .dev = gdb, .count = count };
+	struct xen_arg base = { .count = count };
+	char name[128];
+	uint32_t i;
+
+	e = calloc(1, sizeof(*e) + count * sizeof(uint32_t));
+	m = calloc(1, sizeof(*m) + count * sizeof(m->refs[0]));
+	base.dev = open(XEN_GNTDEV, O_RDWR | O_CLOEXEC);
+	if (!g || !e || !m || base.dev < 0) {
+		note("xen", "export %u pages: setup: %s", count, strerror(errno));
+		goto out;
+	}
+	/* The refs both sides map: pages dom0 grants to itself. */
+	if (ioctl(gntalloc, IOCTL_GNTALLOC_ALLOC_GREF, g)) {
+		note("xen", "export %u pages: gntalloc of the refs: %s", count,
+		     strerror(errno));
+		goto out;
+	}
+	e->count = count;
+	e->domid = XEN_SELF;
+	memcpy(e->refs, g->gref_ids, count * sizeof(uint32_t));
+	m->count = count;
+	for (i = 0; i < count; i++) {
+		m->refs[i].domid = XEN_SELF;
+		m->refs[i].ref = g->gref_ids[i];
+	}
+	ours.req = e;
+	base.req = m;
+	{
+		struct side s[2] = { { op_xen_export, NULL, &ours },
+				     { op_xen_gntdev_map, NULL, &base } };
+		struct point p = { "xen", "xen-exp", name, count * PAGE, "us",
+				   0, 1000, 0 };
+
+		snprintf(name, sizeof(name),
+			 "xen EXP_FROM_REFS+close %u pages vs gntdev map", count);
+		compare(&p, s);
+		s[1].op = op_xen_gntdev_mmap;
+		p.series = "xen-exp-mmap";
+		snprintf(name, sizeof(name),
+			 "xen EXP_FROM_REFS+close %u pages vs gntdev mmap", count);
+		compare(&p, s);
+	}
+	d.index = g->index;
+	ioctl(gntalloc, IOCTL_GNTALLOC_DEALLOC_GREF, &d);
+out:
+	if (base.dev >= 0)
+		close(base.dev);
+	free(g);
+	free(e);
+	free(m);
+}
+
+/* A dma-buf of @count pages: our udmabuf of a memfd, or our system heap. */
+static int xen_dmabuf(uint32_t count)
+{
+	struct udmabuf_arg ua = { .size = count * PAGE };
+	int fd = -1;
+
+	ua.dev = open(OURS_UDMABUF, O_RDWR | O_CLOEXEC);
+	ua.memfd = make_memfd(ua.size, 0);
+	if (ua.dev >= 0 && ua.memfd >= 0)
+		fd = udmabuf_make(&ua);
+	if (ua.dev >= 0)
+		close(ua.dev);
+	if (ua.memfd >= 0)
+		close(ua.memfd);
+	if (fd < 0) {
+		int heap = open(OURS_HEAP, O_RDWR | O_CLOEXEC);
+
+		if (heap >= 0) {
+			fd = heap_alloc(heap, count * PAGE);
+			close(heap);
+		}
+	}
+	return fd;
+}
+
+static void bench_xen_import(int gdb, int gntalloc, uint32_t count)
+{
+	struct ioctl_gntdev_dmabuf_imp_to_refs *r;
+	struct xen_arg ours = { .dev = gdb, .count = count };
+	struct xen_arg base = { .dev = gntalloc, .count = count };
+	char name[128];
+
+	r = calloc(1, sizeof(*r) + count * sizeof(uint32_t));
+	base.req = gntalloc_req(count);
+	ours.buf = xen_dmabuf(count);
+	if (!r || !base.req || ours.buf < 0) {
+		note("xen", "import %u pages: setup (a dma-buf from %s or %s): %s",
+		     count, OURS_UDMABUF, OURS_HEAP, strerror(errno));
+		goto out;
+	}
+	r->fd = ours.buf;
+	r->count = count;
+	r->domid = XEN_SELF;
+	ours.req = r;
+	{
+		struct side s[2] = { { op_xen_import, NULL, &ours },
+				     { op_xen_gntalloc, NULL, &base } };
+		struct point p = { "xen", "xen-imp", name, count * PAGE, "us",
+				   0, 1000, 0 };
+
+		snprintf(name, sizeof(name),
+			 "xen IMP_TO_REFS+IMP_RELEASE %u pages vs gntalloc", count);
+		compare(&p, s);
+	}
+out:
+	if (ours.buf >= 0)
+		close(ours.buf);
+	free(r);
+	free(base.req);
+}
+
+static void bench_xen(const unsigned long *pages, int npages)
+{
+	int gdb, gntalloc, i;
+	char lim[32];
+
+	if (access("/sys/hypervisor/type", F_OK)) {
+		note("xen", "not a Xen domain (bench/run boots one with --xen)");
+		return;
+	}
+	gdb = open(XEN_GDB, O_RDWR | O_CLOEXEC);
+	gntalloc = open(XEN_GNTALLOC, O_RDWR | O_CLOEXEC);
+	if (gdb < 0 || gntalloc < 0) {
+		note("xen", "%s or %s: %s", XEN_GDB, XEN_GNTALLOC, strerror(errno));
+		goto out;
+	}
+	/*
+	 * gntalloc allows 1024 grants by default (all its files together);
+	 * the largest point holds the exported refs and a baseline's at once.
+	 */
+	snprintf(lim, sizeof(lim), "%lu", 4 * pages[npages - 1] + 1024);
+	if (write_str(XEN_GNTALLOC_LIMIT, lim))
+		note("xen", "%s: %s", XEN_GNTALLOC_LIMIT, strerror(errno));
+	printf("I\txen_gntalloc_limit\t%s\n", lim);
+	fflush(stdout);
+	for (i = 0; i < npages; i++)
+		bench_xen_export(gdb, gntalloc, pages[i]);
+	for (i = 0; i < npages; i++)
+		bench_xen_import(gdb, gntalloc, pages[i]);
+out:
+	if (gdb >= 0)
+		close(gdb);
+	if (gntalloc >= 0)
+		close(gntalloc);
+}
+
 static int parse_sizes(const char *arg, unsigned long *sizes, int max);
 
 /* ---- tracing one operation (for finding where the time goes) ---- */
@@ -1184,7 +1443,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: dmabench [--batches N] [--batch-ms MS] [--warmup N] [--mem-reps N] [--settle-us US]\n"
 		"                [--sizes 4K,64K,1M,...] [--fault-sizes ...] [--bw-size SIZE]\n"
-		"                [--only udmabuf,heap,fault,bw,mem,fence]\n"
+		"                [--only udmabuf,heap,fault,bw,mem,fence,xen] [--xen-pages 1,256,2048]\n"
 		"       dmabench --trace DEVICE SIZE cold|warm   (see bench/trace)\n");
 	exit(2);
 }
@@ -1193,8 +1452,9 @@ int main(int argc, char **argv)
 {
 	unsigned long sizes[16] = { 4 * KiB, 64 * KiB, MiB, 16 * MiB, 64 * MiB };
 	unsigned long fault_sizes[16] = { 64 * KiB, MiB, 16 * MiB };
+	unsigned long xen_pages[16] = { 1, 256, 2048 };
 	unsigned long bw_size = 16 * MiB;
-	int nsizes = 5, nfault = 3, i;
+	int nsizes = 5, nfault = 3, nxen = 3, i;
 	char cmdline[1024] = "";
 	FILE *f;
 
@@ -1222,7 +1482,16 @@ int main(int argc, char **argv)
 			nsizes = parse_sizes(v, sizes, 16);
 		else if (!strcmp(o, "--fault-sizes"))
 			nfault = parse_sizes(v, fault_sizes, 16);
-		else if (!strcmp(o, "--bw-size")) {
+		else if (!strcmp(o, "--xen-pages")) {
+			char *end;
+
+			for (nxen = 0; *v && nxen < 16; nxen++) {
+				xen_pages[nxen] = strtoul(v, &end, 10);
+				if (!xen_pages[nxen] || (*end && *end != ','))
+					usage();
+				v = *end ? end + 1 : end;
+			}
+		} else if (!strcmp(o, "--bw-size")) {
 			unsigned long b[1];
 
 			if (parse_sizes(v, b, 1) != 1)
@@ -1233,7 +1502,7 @@ int main(int argc, char **argv)
 	}
 	if (cfg.batches < 1 || cfg.batches > MAX_BATCHES || cfg.warmup < 0 ||
 	    cfg.mem_reps < 1 || cfg.mem_reps > MAX_BATCHES || nsizes < 1 ||
-	    nfault < 1 || cfg.batch_ns <= 0)
+	    nfault < 1 || nxen < 1 || cfg.batch_ns <= 0)
 		usage();
 
 	f = fopen("/proc/cmdline", "re");
@@ -1259,5 +1528,8 @@ int main(int argc, char **argv)
 		bench_memory();
 	if (want("fence"))
 		bench_fence();
+	/* Not in "all": it needs a Xen dom0 (bench/run boots one for it). */
+	if (cfg.only && want("xen"))
+		bench_xen(xen_pages, nxen);
 	return 0;
 }
