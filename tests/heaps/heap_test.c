@@ -43,6 +43,7 @@
 
 #include "kselftest_harness.h"
 #include "dmabridge_test_util.h"
+#include "dmabridge_dmabuf_checks.h"
 #include "dmabridge.h"
 
 #define PAGE 4096UL
@@ -490,8 +491,7 @@ TEST_F(heap, private_mapping_is_refused)
 	OURS_ONLY("upstream's system heap maps private mappings shared");
 	fd = halloc(_metadata, self->heap, PAGE);
 	ASSERT_GE(fd, 0);
-	EXPECT_EQ(MAP_FAILED, mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0));
-	EXPECT_EQ(EINVAL, errno);
+	check_private_mapping_refused(_metadata, fd);
 	close(fd);
 }
 
@@ -521,14 +521,7 @@ TEST_F(heap, cpu_access_sync_accepts_valid_and_refuses_bad_flags)
 	int fd = halloc(_metadata, self->heap, PAGE);
 
 	ASSERT_GE(fd, 0);
-	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW));
-	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW));
-	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
-	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ));
-	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE));
-	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE));
-	EXPECT_EQ(-EINVAL, dmabuf_sync(fd, DMA_BUF_SYNC_START));
-	EXPECT_EQ(-EINVAL, dmabuf_sync(fd, 1ULL << 40));
+	check_cpu_access_sync(_metadata, fd);
 	close(fd);
 }
 
@@ -538,9 +531,7 @@ TEST_F(heap, name_set_on_buffer_shows_in_fdinfo)
 	char value[64];
 
 	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, ioctl(fd, DMA_BUF_SET_NAME_B, "camera-frame"));
-	ASSERT_EQ(0, fdinfo_value(fd, "name", value, sizeof(value)));
-	EXPECT_STREQ("camera-frame", value);
+	check_name_in_fdinfo(_metadata, fd, NULL);
 	ASSERT_EQ(0, fdinfo_value(fd, "size", value, sizeof(value)));
 	EXPECT_STREQ("4096", value);
 	close(fd);
@@ -548,46 +539,22 @@ TEST_F(heap, name_set_on_buffer_shows_in_fdinfo)
 
 TEST_F(heap, implicit_sync_files_export_and_import)
 {
-	struct dma_buf_export_sync_file exp = { .flags = DMA_BUF_SYNC_RW, .fd = -1 };
-	struct dma_buf_import_sync_file imp = { .flags = DMA_BUF_SYNC_WRITE };
 	int fd = halloc(_metadata, self->heap, PAGE);
-	struct pollfd pfd;
 
 	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &exp));
-	ASSERT_GE(exp.fd, 0);
-	pfd = (struct pollfd){ .fd = exp.fd, .events = POLLIN };
-	EXPECT_EQ(1, poll(&pfd, 1, 0));
-	imp.fd = exp.fd;
-	EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &imp));
-	pfd = (struct pollfd){ .fd = fd, .events = POLLIN | POLLOUT };
-	EXPECT_EQ(1, poll(&pfd, 1, 0));
-	close(exp.fd);
+	check_implicit_sync_roundtrip(_metadata, fd);
 	close(fd);
 }
 
 TEST_F(heap, vgem_imports_buffer_through_prime)
 {
-	struct drm_prime_handle imp = { .flags = 0 }, exp = { .flags = DRM_CLOEXEC };
-	struct drm_gem_close gc = { 0 };
-	struct stat a, b;
 	int vgem = vgem_open(), fd;
 
 	if (vgem < 0)
 		SKIP(return, "vgem not loaded");
 	fd = halloc(_metadata, self->heap, 8 * PAGE);
 	ASSERT_GE(fd, 0);
-	imp.fd = fd;
-	ASSERT_EQ(0, ioctl(vgem, DRM_IOCTL_PRIME_FD_TO_HANDLE, &imp));
-	EXPECT_NE(0U, imp.handle);
-	exp.handle = imp.handle;
-	ASSERT_EQ(0, ioctl(vgem, DRM_IOCTL_PRIME_HANDLE_TO_FD, &exp));
-	ASSERT_EQ(0, fstat(fd, &a));
-	ASSERT_EQ(0, fstat(exp.fd, &b));
-	EXPECT_EQ(a.st_ino, b.st_ino);
-	close(exp.fd);
-	gc.handle = imp.handle;
-	EXPECT_EQ(0, ioctl(vgem, DRM_IOCTL_GEM_CLOSE, &gc));
+	check_vgem_prime_import(_metadata, vgem, fd);
 	close(fd);
 	close(vgem);
 }

@@ -29,6 +29,7 @@
 
 #include "kselftest_harness.h"
 #include "dmabridge_test_util.h"
+#include "dmabridge_dmabuf_checks.h"
 
 #define PAGE 4096UL
 #define HUGE_PAGE (2UL << 20)
@@ -576,8 +577,7 @@ TEST_F(udmabuf, private_mapping_is_einval)
 	int fd = udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
 
 	ASSERT_GE(fd, 0);
-	EXPECT_EQ(MAP_FAILED, mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0));
-	EXPECT_EQ(EINVAL, errno);
+	check_private_mapping_refused(_metadata, fd);
 	close(fd);
 }
 
@@ -692,48 +692,26 @@ TEST_F(udmabuf, cpu_access_sync_accepts_valid_and_refuses_bad_flags)
 	int fd = udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
 
 	ASSERT_GE(fd, 0);
-	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW));
-	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW));
-	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
-	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ));
-	EXPECT_EQ(-EINVAL, dmabuf_sync(fd, DMA_BUF_SYNC_START));
-	EXPECT_EQ(-EINVAL, dmabuf_sync(fd, 1ULL << 40));
+	check_cpu_access_sync(_metadata, fd);
 	close(fd);
 }
 
 TEST_F(udmabuf, name_set_on_buffer_shows_in_fdinfo)
 {
 	int fd = udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
-	char value[64];
 
 	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, ioctl(fd, DMA_BUF_SET_NAME_B, "camera-frame"));
-	ASSERT_EQ(0, fdinfo_value(fd, "name", value, sizeof(value)));
-	EXPECT_STREQ("camera-frame", value);
-	ASSERT_EQ(0, fdinfo_value(fd, "exp_name", value, sizeof(value)));
-	if (udmabuf_dev_is_dmabridge())
-		EXPECT_STREQ("dmabridge_udmabuf", value);
+	check_name_in_fdinfo(_metadata, fd, udmabuf_dev_is_dmabridge() ?
+			     "dmabridge_udmabuf" : NULL);
 	close(fd);
 }
 
 TEST_F(udmabuf, implicit_sync_files_export_and_import)
 {
-	struct dma_buf_export_sync_file exp = { .flags = DMA_BUF_SYNC_RW, .fd = -1 };
-	struct dma_buf_import_sync_file imp = { .flags = DMA_BUF_SYNC_WRITE };
-	struct pollfd pfd;
 	int fd = udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
 
 	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &exp));
-	ASSERT_GE(exp.fd, 0);
-	/* No fence was ever attached: the exported one is signalled. */
-	pfd = (struct pollfd){ .fd = exp.fd, .events = POLLIN };
-	EXPECT_EQ(1, poll(&pfd, 1, 0));
-	imp.fd = exp.fd;
-	EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &imp));
-	pfd = (struct pollfd){ .fd = fd, .events = POLLIN | POLLOUT };
-	EXPECT_EQ(1, poll(&pfd, 1, 0));
-	close(exp.fd);
+	check_implicit_sync_roundtrip(_metadata, fd);
 	close(fd);
 }
 
@@ -782,31 +760,13 @@ TEST_F(udmabuf, hugetlb_memfd_ranges_share_pages)
 
 TEST_F(udmabuf, vgem_imports_buffer_through_prime)
 {
-	struct drm_prime_handle imp = { .flags = 0 }, exp = { .flags = DRM_CLOEXEC };
-	struct drm_gem_close gc = { 0 };
-	struct stat a, b;
 	int vgem = vgem_open(), fd;
 
 	if (vgem < 0)
 		SKIP(return, "vgem not loaded");
 	fd = udmabuf_create(self->dev, self->memfd, 0, 8 * PAGE, 0);
 	ASSERT_GE(fd, 0);
-
-	/* PRIME import attaches and maps: our map_dma_buf ran for vgem. */
-	imp.fd = fd;
-	ASSERT_EQ(0, ioctl(vgem, DRM_IOCTL_PRIME_FD_TO_HANDLE, &imp));
-	EXPECT_NE(0U, imp.handle);
-
-	/* Exporting the import again hands back the very same dma-buf. */
-	exp.handle = imp.handle;
-	ASSERT_EQ(0, ioctl(vgem, DRM_IOCTL_PRIME_HANDLE_TO_FD, &exp));
-	ASSERT_EQ(0, fstat(fd, &a));
-	ASSERT_EQ(0, fstat(exp.fd, &b));
-	EXPECT_EQ(a.st_ino, b.st_ino);
-
-	close(exp.fd);
-	gc.handle = imp.handle;
-	EXPECT_EQ(0, ioctl(vgem, DRM_IOCTL_GEM_CLOSE, &gc));
+	check_vgem_prime_import(_metadata, vgem, fd);
 	close(fd);
 	close(vgem);
 }
