@@ -19,7 +19,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
-#if __has_include("linux/iommu-dma.h")
+#ifdef DMABRIDGE_HAVE_USE_DMA_IOMMU
 #include <linux/iommu-dma.h>
 #endif
 #include <linux/memremap.h>
@@ -86,7 +86,7 @@ static bool ti_dma_is_direct(struct device *dev)
 {
 	if (get_dma_ops(dev))
 		return false;
-#if __has_include("linux/iommu-dma.h")
+#ifdef DMABRIDGE_HAVE_USE_DMA_IOMMU
 	/* From 6.12 the IOMMU path is taken without any DMA ops. */
 	if (use_dma_iommu(dev))
 		return false;
