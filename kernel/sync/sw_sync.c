@@ -56,7 +56,6 @@ static long sw_sync_create_fence(struct dmabridge_timeline *tl,
 {
 	struct sw_sync_create_fence_data data;
 	struct sync_file *sync_file;
-	struct dma_fence *fence;
 	int fd, ret;
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
@@ -66,15 +65,9 @@ static long sw_sync_create_fence(struct dmabridge_timeline *tl,
 		ret = -EFAULT;
 		goto err_fd;
 	}
-	fence = dmabridge_timeline_fence(tl, data.value);
-	if (IS_ERR(fence)) {
-		ret = PTR_ERR(fence);
-		goto err_fd;
-	}
-	sync_file = sync_file_create(fence);
-	dma_fence_put(fence);
-	if (!sync_file) {
-		ret = -ENOMEM;
+	sync_file = dmabridge_timeline_sync_file(tl, data.value);
+	if (IS_ERR(sync_file)) {
+		ret = PTR_ERR(sync_file);
 		goto err_fd;
 	}
 	data.fence = fd;

@@ -70,7 +70,6 @@ static long timeline_fence_create(struct dmabridge_timeline *tl,
 {
 	struct dmabridge_sync_fence_create args;
 	struct sync_file *sync_file;
-	struct dma_fence *fence;
 	int fd, ret;
 
 	ret = sync_copy_in(&args, sizeof(args), cmd, arg);
@@ -82,15 +81,9 @@ static long timeline_fence_create(struct dmabridge_timeline *tl,
 	fd = get_unused_fd_flags(sync_fd_flags(args.flags));
 	if (fd < 0)
 		return fd;
-	fence = dmabridge_timeline_fence(tl, args.value);
-	if (IS_ERR(fence)) {
-		ret = PTR_ERR(fence);
-		goto err_fd;
-	}
-	sync_file = sync_file_create(fence);
-	dma_fence_put(fence);
-	if (!sync_file) {
-		ret = -ENOMEM;
+	sync_file = dmabridge_timeline_sync_file(tl, args.value);
+	if (IS_ERR(sync_file)) {
+		ret = PTR_ERR(sync_file);
 		goto err_fd;
 	}
 	args.fd = fd;

@@ -27,6 +27,7 @@
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/sync_file.h>
 #include <linux/string.h>
 
 #include "timeline.h"
@@ -230,8 +231,8 @@ void dmabridge_timeline_close(struct dmabridge_timeline *tl, int error)
 }
 EXPORT_SYMBOL_GPL(dmabridge_timeline_close);
 
-struct dma_fence *dmabridge_timeline_fence(struct dmabridge_timeline *tl,
-					   u64 value)
+static struct dma_fence *timeline_fence(struct dmabridge_timeline *tl,
+					u64 value)
 {
 	const struct dma_fence_ops *ops;
 	struct dmabridge_fence *f;
@@ -285,7 +286,22 @@ struct dma_fence *dmabridge_timeline_fence(struct dmabridge_timeline *tl,
 	spin_unlock_irq(&tl->lock);
 	return &f->base;
 }
-EXPORT_SYMBOL_GPL(dmabridge_timeline_fence);
+
+/* Both interfaces hand a new fence to userspace only inside a sync_file. */
+struct sync_file *dmabridge_timeline_sync_file(struct dmabridge_timeline *tl,
+					       u64 value)
+{
+	struct sync_file *sync_file;
+	struct dma_fence *fence;
+
+	fence = timeline_fence(tl, value);
+	if (IS_ERR(fence))
+		return ERR_CAST(fence);
+	sync_file = sync_file_create(fence);
+	dma_fence_put(fence);
+	return sync_file ?: ERR_PTR(-ENOMEM);
+}
+EXPORT_SYMBOL_GPL(dmabridge_timeline_sync_file);
 
 /*
  * Advance the timeline to @value, or by @value when @inc.  64-bit
