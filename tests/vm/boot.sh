@@ -117,7 +117,7 @@ DMESG_BAD='WARNING:|BUG:|Oops|Call Trace|cut here|refcount_t:|possible (circular
 # (or 124/137 from timeout); judge_guest reads the rest from the logs.
 boot_guest() {
 	local w=$1 kernel=$2 initrd=$3 mem=$4 timeout=$5 append=$6
-	local qpid tpid rc=0 hugepages
+	local hugepages
 
 	# Upstream's 6.12 udmabuf test needs 1024 hugetlb pages (2 MiB) and a
 	# little more; leave a smaller guest a quarter of its memory for them.
@@ -131,12 +131,23 @@ boot_guest() {
 		hugepages=$((mem / 8))
 	fi
 
+	run_qemu "$w" "$timeout" -cpu max -smp 2 -m "$mem" \
+		-kernel "$kernel" -initrd "$initrd" \
+		-append "console=ttyS0 loglevel=5 panic=-1 log_buf_len=4M init_on_alloc=0 hugepages=$hugepages $append"
+}
+
+# Runs QEMU for the guest of work directory $1 under a timeout of $2 s with
+# the machine-specific arguments that follow, and the three serial ports
+# every guest init uses (console, command output, harness reports),
+# printing the command's output as it comes.  Sets GUEST_RC.
+run_qemu() {
+	local w=$1 timeout=$2 qpid tpid rc=0
+	shift 2
+
 	: >"$w/output"
 	timeout --kill-after=10 "$timeout" \
-		qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$mem" \
-		-nodefaults -display none -no-reboot \
-		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 loglevel=5 panic=-1 log_buf_len=4M init_on_alloc=0 hugepages=$hugepages $append" \
+		qemu-system-x86_64 -accel tcg -nodefaults -display none -no-reboot \
+		"$@" \
 		-chardev file,id=console,path="$w/console.log" -serial chardev:console \
 		-chardev file,id=output,path="$w/output",append=on -serial chardev:output \
 		-chardev file,id=harness,path="$w/harness" -serial chardev:harness \

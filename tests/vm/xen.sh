@@ -149,25 +149,10 @@ xen_stage() {
 #   once two domains ran (../shared/recipes/xen-under-qemu/NOTES.md).
 boot_xen() {
 	local w=$1 kernel=$2 initrd=$3 mem=$4 timeout=$5 append=$6
-	local qpid tpid rc=0 dom0_mem=$((mem / 2))
+	local dom0_mem=$((mem / 2))
 
-	: >"$w/output"
-	timeout --kill-after=10 "$timeout" \
-		qemu-system-x86_64 -accel tcg -cpu max,-smap,-xsave -smp 1 -m "$mem" \
-		-nodefaults -display none -no-reboot \
+	run_qemu "$w" "$timeout" -cpu max,-smap,-xsave -smp 1 -m "$mem" \
 		-kernel "$XEN_ROOT/xen" \
 		-append "console=com1 com1=115200,8n1,0x3f8,0 dom0_mem=${dom0_mem}M,max:${dom0_mem}M dom0_max_vcpus=1 loglvl=warning guest_loglvl=warning" \
-		-initrd "$kernel console=hvc0 loglevel=5 panic=-1 log_buf_len=4M init_on_alloc=0 $append,$initrd" \
-		-chardev file,id=console,path="$w/console.log" -serial chardev:console \
-		-chardev file,id=output,path="$w/output",append=on -serial chardev:output \
-		-chardev file,id=harness,path="$w/harness" -serial chardev:harness \
-		</dev/null >"$w/qemu.log" 2>&1 &
-	qpid=$!
-	GUEST_PID=$qpid
-	tail -n +1 -s 0.1 -f --pid="$qpid" "$w/output" &
-	tpid=$!
-	wait "$qpid" || rc=$?
-	wait "$tpid" || true
-	GUEST_PID=
-	GUEST_RC=$rc
+		-initrd "$kernel console=hvc0 loglevel=5 panic=-1 log_buf_len=4M init_on_alloc=0 $append,$initrd"
 }
