@@ -498,8 +498,8 @@ DMABRIDGE_API int dmabridge_fence_export(int dmabuf, unsigned int access);
 /* ---------------------------------------------------------------------
  * Xen grant refs to and from dma-bufs (docs/xen.md)
  *
- * libxengnttab's xengnttab_dmabuf_* calls in the same shape, on
- * dmabridge's node: the gntdev dma-buf ioctls of kernels without
+ * libxengnttab's xengnttab_dmabuf_* calls in the same shape (and the
+ * three MAP calls proposed for it), on dmabridge's node: the gntdev dma-buf ioctls of kernels without
  * CONFIG_XEN_GNTDEV_DMABUF.  @dev is a descriptor from
  * dmabridge_xen_open().  All return 0 or a negative errno.
  */
@@ -543,6 +543,35 @@ DMABRIDGE_API int dmabridge_xen_imp_to_refs(int dev, uint32_t domid,
  * and lets the buffer go.
  */
 DMABRIDGE_API int dmabridge_xen_imp_release(int dev, int dmabuf_fd);
+
+/*
+ * Grant refs as the backing storage of an existing dma-buf (the MAP
+ * ioctls, include/uapi/dmabridge/gntdev_map.h): @count refs of domain
+ * @domid back the pages of @dmabuf_fd from byte @data_ofs (page aligned)
+ * on.  The buffer must be idle and unshared (-EBUSY otherwise: no other
+ * attachment, CPU mapping or pending fence), and is held exclusively
+ * until dmabridge_xen_map_release() (or until @dev is closed).  @flags: 0.
+ */
+DMABRIDGE_API int dmabridge_xen_map_refs_to_buf(int dev, uint32_t domid,
+						uint32_t flags, uint32_t count,
+						const uint32_t *refs,
+						int dmabuf_fd,
+						uint32_t data_ofs);
+
+/*
+ * Gives @dmabuf_fd (an open descriptor of a buffer mapped on @dev) its
+ * own pages back once its fences have signaled: at once when they have,
+ * else in the background.
+ */
+DMABRIDGE_API int dmabridge_xen_map_release(int dev, int dmabuf_fd);
+
+/*
+ * Waits at most @wait_to_ms for the mapping made on @dev with descriptor
+ * number @dmabuf_fd to be released: 0, -ETIMEDOUT while it is still in
+ * place, -ENOENT when no such mapping lives (any more).
+ */
+DMABRIDGE_API int dmabridge_xen_map_wait_released(int dev, int dmabuf_fd,
+						  uint32_t wait_to_ms);
 
 /*
  * The PV page directory that Xen's display and sound protocols use to pass

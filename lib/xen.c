@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * Xen grant refs to and from dma-bufs: libxengnttab's four
- * xengnttab_dmabuf_* calls, in the same shape, on dmabridge's
+ * xengnttab_dmabuf_* calls, and the three MAP calls of the proposal that
+ * added ioctls 15 to 17, in the same shape, on dmabridge's
  * /dev/xen/gntdev-dmabuf (docs/xen.md).
  */
 #define _GNU_SOURCE
@@ -20,6 +21,7 @@
 typedef uint32_t grant_ref_t;
 typedef uint16_t domid_t;
 #include <xen/gntdev.h>
+#include "uapi/dmabridge/gntdev_map.h"
 
 #include "internal.h"
 
@@ -104,6 +106,55 @@ int dmabridge_xen_imp_release(int dev, int dmabuf_fd)
 	if (dmabuf_fd < 0)
 		return -EBADF;
 	return ioctl(dev, IOCTL_GNTDEV_DMABUF_IMP_RELEASE, &op) ? -errno : 0;
+}
+
+int dmabridge_xen_map_refs_to_buf(int dev, uint32_t domid, uint32_t flags,
+				  uint32_t count, const uint32_t *refs,
+				  int dmabuf_fd, uint32_t data_ofs)
+{
+	struct ioctl_gntdev_dmabuf_map_refs_to_buf *op;
+	int ret;
+
+	if (dmabuf_fd < 0)
+		return -EBADF;
+	if (!dmb_xen_count_ok(count) || !refs)
+		return -EINVAL;
+	op = calloc(1, sizeof(*op) + count * sizeof(uint32_t));
+	if (!op)
+		return -ENOMEM;
+	op->flags = flags;
+	op->count = count;
+	op->data_ofs = data_ofs;
+	op->fd = (uint32_t)dmabuf_fd;
+	op->domid = domid;
+	memcpy(op->refs, refs, count * sizeof(uint32_t));
+	ret = ioctl(dev, IOCTL_GNTDEV_DMABUF_MAP_REFS_TO_BUF, op) ? -errno : 0;
+	free(op);
+	return ret;
+}
+
+int dmabridge_xen_map_release(int dev, int dmabuf_fd)
+{
+	struct ioctl_gntdev_dmabuf_map_release op = {
+		.fd = (uint32_t)dmabuf_fd,
+	};
+
+	if (dmabuf_fd < 0)
+		return -EBADF;
+	return ioctl(dev, IOCTL_GNTDEV_DMABUF_MAP_RELEASE, &op) ? -errno : 0;
+}
+
+int dmabridge_xen_map_wait_released(int dev, int dmabuf_fd,
+				    uint32_t wait_to_ms)
+{
+	struct ioctl_gntdev_dmabuf_map_wait_released op = {
+		.fd = (uint32_t)dmabuf_fd,
+		.wait_to_ms = wait_to_ms,
+	};
+
+	if (dmabuf_fd < 0)
+		return -EBADF;
+	return ioctl(dev, IOCTL_GNTDEV_DMABUF_MAP_WAIT_RELEASED, &op) ? -errno : 0;
 }
 
 /*

@@ -15,6 +15,9 @@
  * Import grants the pages behind any dma-buf (the importer's sg table, as
  * upstream does) to a domain and ends foreign access on release, deferred
  * by the grant-table core while the peer still maps a page (XSA-396).
+ *
+ * The MAP ioctls, grants behind someone else's dma-buf, are in
+ * map_refs.c (and map_pv.c for x86 PV).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -37,12 +40,15 @@
 #include <asm/xen/hypercall.h>
 #include <asm/xen/page.h>
 #include <uapi/xen/gntdev.h>
+#include <uapi/dmabridge/gntdev_map.h>
 
 #include <dmabridge/compat.h>
 #include <dmabridge/version.h>
 
-static unsigned int max_pages = 65536;
-module_param(max_pages, uint, 0644);
+#include "gntdev_dmabuf.h"
+
+unsigned int gdb_max_pages = 65536;
+module_param_named(max_pages, gdb_max_pages, uint, 0644);
 MODULE_PARM_DESC(max_pages, "Most grant refs in one ioctl (default 65536)");
 
 #define GDB_DMA_FLAGS (GNTDEV_DMA_FLAG_WC | GNTDEV_DMA_FLAG_COHERENT)
@@ -51,12 +57,7 @@ MODULE_PARM_DESC(max_pages, "Most grant refs in one ioctl (default 65536)");
  * One lock for every list: the lists are short, and a buffer outlives the
  * file that exported it, so a per-file lock would not be around to take.
  */
-static DEFINE_MUTEX(gdb_lock);
-
-struct gdb_file {
-	struct list_head exports;	/* struct gdb_exp, until released */
-	struct list_head imports;	/* struct gdb_imp */
-};
+DEFINE_MUTEX(gdb_lock);
 
 /* A peer's grants mapped into local pages and exported as a dma-buf. */
 struct gdb_exp {
@@ -100,21 +101,8 @@ struct gdb_imp {
 	struct page **pages;
 };
 
-static struct miscdevice gdb_misc;
-
-/* The linear-map address a grant is mapped at (PV) or for (HVM). */
-static unsigned long gdb_kaddr(struct page *page)
-{
-	return (unsigned long)pfn_to_kaddr(page_to_xen_pfn(page));
-}
-
-static bool gdb_valid_domid(u32 domid)
-{
-	return domid < DOMID_FIRST_RESERVED;
-}
-
 /* Grant-table status codes as errno, for the ones a caller can cause. */
-static int gdb_status_errno(s16 status)
+int gdb_status_errno(s16 status)
 {
 	switch (status) {
 	case GNTST_okay:
@@ -133,6 +121,18 @@ static int gdb_status_errno(s16 status)
 	default:
 		return -EIO;
 	}
+}
+
+/* The WAIT_RELEASED ioctls: 0 once done, else -ETIMEDOUT or -EINTR. */
+int gdb_wait_done(struct completion *done, u32 wait_to_ms)
+{
+	long left;
+
+	left = wait_for_completion_interruptible_timeout(done,
+							 msecs_to_jiffies(wait_to_ms));
+	if (left < 0)
+		return left;
+	return completion_done(done) || left ? 0 : -ETIMEDOUT;
 }
 
 /* ---- export: the dma-buf side --------------------------------------- */
@@ -533,7 +533,7 @@ static long gdb_exp_from_refs(struct gdb_file *file, void __user *uarg)
 		return -EINVAL;
 	if ((op.flags & GDB_DMA_FLAGS) == GDB_DMA_FLAGS)
 		return -EINVAL;
-	if (!op.count || op.count > max_pages || !gdb_valid_domid(op.domid))
+	if (!op.count || op.count > gdb_max_pages || !gdb_valid_domid(op.domid))
 		return -EINVAL;
 	/*
 	 * Upstream backs such buffers with gnttab_dma_alloc_pages(), which
@@ -624,7 +624,7 @@ static long gdb_exp_wait_released(struct gdb_file *file, void __user *uarg)
 {
 	struct ioctl_gntdev_dmabuf_exp_wait_released op;
 	struct gdb_exp *exp, *found = NULL;
-	long left;
+	int ret;
 
 	if (copy_from_user(&op, uarg, sizeof(op)))
 		return -EFAULT;
@@ -643,12 +643,9 @@ static long gdb_exp_wait_released(struct gdb_file *file, void __user *uarg)
 	if (!found)
 		return -ENOENT;
 
-	left = wait_for_completion_interruptible_timeout(&found->released,
-							 msecs_to_jiffies(op.wait_to_ms));
+	ret = gdb_wait_done(&found->released, op.wait_to_ms);
 	kref_put(&found->kref, gdb_exp_free);
-	if (left < 0)
-		return left;
-	return completion_done(&found->released) || left ? 0 : -ETIMEDOUT;
+	return ret;
 }
 
 /* ---- import: grants for the pages of any dma-buf -------------------- */
@@ -688,7 +685,7 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 
 	if (copy_from_user(&op, u, offsetof(typeof(op), refs)))
 		return -EFAULT;
-	if (op.reserved || !op.count || op.count > max_pages ||
+	if (op.reserved || !op.count || op.count > gdb_max_pages ||
 	    !gdb_valid_domid(op.domid) || op.fd > INT_MAX)
 		return -EINVAL;
 
@@ -807,6 +804,12 @@ static long gdb_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		return gdb_imp_to_refs(file, uarg);
 	case IOCTL_GNTDEV_DMABUF_IMP_RELEASE:
 		return gdb_imp_release(file, uarg);
+	case IOCTL_GNTDEV_DMABUF_MAP_REFS_TO_BUF:
+		return gdb_map_refs_to_buf(file, uarg);
+	case IOCTL_GNTDEV_DMABUF_MAP_RELEASE:
+		return gdb_map_release(file, uarg);
+	case IOCTL_GNTDEV_DMABUF_MAP_WAIT_RELEASED:
+		return gdb_map_wait_released(file, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -821,6 +824,7 @@ static int gdb_open(struct inode *inode, struct file *f)
 		return -ENOMEM;
 	INIT_LIST_HEAD(&file->exports);
 	INIT_LIST_HEAD(&file->imports);
+	INIT_LIST_HEAD(&file->maps);
 	f->private_data = file;
 	return 0;
 }
@@ -840,6 +844,7 @@ static int gdb_release(struct inode *inode, struct file *f)
 	mutex_unlock(&gdb_lock);
 	list_for_each_entry_safe(imp, itmp, &imports, node)
 		gdb_imp_free(imp, imp->count);
+	gdb_map_file_closed(file);
 	kfree(file);
 	return 0;
 }
@@ -852,7 +857,7 @@ static const struct file_operations gdb_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 };
 
-static struct miscdevice gdb_misc = {
+struct miscdevice gdb_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	/* Next to upstream's /dev/xen/gntdev. */
 	.name = "xen/gntdev-dmabuf",
@@ -872,24 +877,33 @@ static int __init gdb_init(void)
 	 */
 	if (!xen_domain())
 		return 0;
-	ret = misc_register(&gdb_misc);
+	ret = gdb_map_init();
 	if (ret)
 		return ret;
-	/* IMP_TO_REFS attaches to dma-bufs as this device. */
+	ret = misc_register(&gdb_misc);
+	if (ret)
+		goto err_map;
+	/* IMP_TO_REFS and MAP_REFS_TO_BUF attach to dma-bufs as this device. */
 	ret = dma_coerce_mask_and_coherent(gdb_misc.this_device,
 					   DMA_BIT_MASK(64));
-	if (ret) {
-		misc_deregister(&gdb_misc);
-		return ret;
-	}
+	if (ret)
+		goto err_misc;
 	gdb_registered = true;
 	return 0;
+
+err_misc:
+	misc_deregister(&gdb_misc);
+err_map:
+	gdb_map_exit();
+	return ret;
 }
 
 static void __exit gdb_exit(void)
 {
-	if (gdb_registered)
-		misc_deregister(&gdb_misc);
+	if (!gdb_registered)
+		return;
+	misc_deregister(&gdb_misc);
+	gdb_map_exit();
 }
 
 module_init(gdb_init);

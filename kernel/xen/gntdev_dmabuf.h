@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What the parts of dmabridge_xen_gntdev_dmabuf.ko share. */
+#ifndef _DMABRIDGE_XEN_GNTDEV_DMABUF_H
+#define _DMABRIDGE_XEN_GNTDEV_DMABUF_H
+
+#include <linux/completion.h>
+#include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+
+#include <xen/grant_table.h>
+#include <xen/page.h>
+
+extern unsigned int gdb_max_pages;
+extern struct mutex gdb_lock;
+/* Attachments this module makes to other dma-bufs are this device's. */
+extern struct miscdevice gdb_misc;
+
+/* One open /dev/xen/gntdev-dmabuf; its lists are under gdb_lock. */
+struct gdb_file {
+	struct list_head exports;	/* struct gdb_exp, until released */
+	struct list_head imports;	/* struct gdb_imp */
+	struct list_head maps;		/* struct gdb_map, until released */
+};
+
+/* The linear-map address a grant is mapped at (PV) or for (HVM). */
+static inline unsigned long gdb_kaddr(struct page *page)
+{
+	return (unsigned long)pfn_to_kaddr(page_to_xen_pfn(page));
+}
+
+static inline bool gdb_valid_domid(u32 domid)
+{
+	return domid < DOMID_FIRST_RESERVED;
+}
+
+int gdb_status_errno(s16 status);
+int gdb_wait_done(struct completion *done, u32 wait_to_ms);
+
+/* map_refs.c: grant refs as the backing storage of an existing dma-buf. */
+long gdb_map_refs_to_buf(struct gdb_file *file, void __user *uarg);
+long gdb_map_release(struct gdb_file *file, void __user *uarg);
+long gdb_map_wait_released(struct gdb_file *file, void __user *uarg);
+void gdb_map_file_closed(struct gdb_file *file);
+int gdb_map_init(void);
+void gdb_map_exit(void);
+
+/*
+ * map_pv.c, x86 PV only: a peer's frames behind pages that keep their
+ * own frames aside, so that the pages come back unchanged.
+ */
+#ifdef CONFIG_XEN_PV
+bool gdb_pv_frame_is_own(struct page *page);
+int gdb_pv_map_over(struct page **pages, unsigned int count,
+		    const u32 *refs, domid_t domid, grant_handle_t *handles,
+		    xen_pfn_t *own_mfns);
+void gdb_pv_restore(struct page **pages, unsigned int count,
+		    const grant_handle_t *handles, const xen_pfn_t *own_mfns);
+#else
+static inline bool gdb_pv_frame_is_own(struct page *page)
+{
+	return false;
+}
+
+static inline int gdb_pv_map_over(struct page **pages, unsigned int count,
+				  const u32 *refs, domid_t domid,
+				  grant_handle_t *handles,
+				  xen_pfn_t *own_mfns)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void gdb_pv_restore(struct page **pages, unsigned int count,
+				  const grant_handle_t *handles,
+				  const xen_pfn_t *own_mfns)
+{
+}
+#endif
+
+#endif /* _DMABRIDGE_XEN_GNTDEV_DMABUF_H */

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * x86 PV: a peer's frames behind pages that belong to someone else's
+ * dma-buf, for MAP_REFS_TO_BUF.
+ *
+ * In a PV domain a page reaches memory through two translations the
+ * kernel keeps: the linear map's PTE (for the CPU) and the p2m entry (for
+ * every device mapping made from now on).  Both are pointed at the peer's
+ * frame, while the page's own frame stays allocated to this domain,
+ * untouched, so that release puts back exactly what was there, contents
+ * included.  Neither step leaves the linear address unmapped: Xen's grant
+ * map replaces a present PTE, and GNTTABOP_unmap_and_replace moves a PTE
+ * of the own frame back over the grant in one step, so a kernel access
+ * racing with either never faults.
+ *
+ * gnttab_map_refs() is not used: it marks the page PG_foreign and writes
+ * page->private, which belong to the page's owner here (for shmem pages
+ * PG_owner_priv_1 is PG_swapcache).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include <xen/grant_table.h>
+#include <xen/page.h>
+#include <xen/interface/grant_table.h>
+#include <asm/xen/hypercall.h>
+#include <asm/xen/page.h>
+
+#include "gntdev_dmabuf.h"
+
+/*
+ * set_phys_to_machine() is not exported; xen_alloc_p2m_entry() is, and
+ * gives the pfn a private, writable p2m leaf, after which the store is
+ * all that set_phys_to_machine() itself would do.
+ */
+static int gdb_pv_set_p2m(unsigned long pfn, unsigned long mfn)
+{
+	int ret = xen_alloc_p2m_entry(pfn);
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(xen_p2m_addr[pfn], mfn);
+	return 0;
+}
+
+/* A frame of this domain's own, not a grant, a hole or an I/O range. */
+bool gdb_pv_frame_is_own(struct page *page)
+{
+	unsigned long mfn = __pfn_to_mfn(page_to_pfn(page));
+
+	return mfn != INVALID_P2M_ENTRY &&
+	       !(mfn & (FOREIGN_FRAME_BIT | IDENTITY_FRAME_BIT));
+}
+
+/* Stale translations of the own frames may live in other CPUs' TLBs. */
+static void gdb_pv_flush_tlbs(void)
+{
+	struct mmuext_op op = { .cmd = MMUEXT_TLB_FLUSH_ALL };
+
+	if (HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF))
+		pr_err("flushing TLBs failed\n");
+}
+
+/*
+ * Puts the own frames back behind the first count pages: a scratch vmap
+ * of the own frames (made once the p2m names them again) donates its PTEs
+ * to the linear map, replacing the grants.
+ */
+void gdb_pv_restore(struct page **pages, unsigned int count,
+		    const grant_handle_t *handles, const xen_pfn_t *own_mfns)
+{
+	struct gnttab_unmap_and_replace *ops;
+	unsigned int i;
+	void *scratch;
+
+	if (!count)
+		return;
+	ops = kvcalloc(count, sizeof(*ops), GFP_KERNEL | __GFP_NOFAIL);
+	for (i = 0; i < count; i++)
+		WARN_ON(gdb_pv_set_p2m(page_to_pfn(pages[i]), own_mfns[i]));
+	/* Nothing else is as safe to fall back on, so keep trying. */
+	while (!(scratch = vmap(pages, count, VM_MAP, PAGE_KERNEL)))
+		schedule_timeout_uninterruptible(1);
+	for (i = 0; i < count; i++) {
+		ops[i].host_addr = gdb_kaddr(pages[i]);
+		ops[i].new_addr = (unsigned long)scratch +
+				  ((unsigned long)i << PAGE_SHIFT);
+		ops[i].handle = handles[i];
+	}
+	if (HYPERVISOR_grant_table_op(GNTTABOP_unmap_and_replace, ops, count))
+		pr_err("restoring %u pages failed\n", count);
+	for (i = 0; i < count; i++)
+		if (ops[i].status != GNTST_okay)
+			pr_err("restoring pfn %#lx: status %d\n",
+			       page_to_pfn(pages[i]), ops[i].status);
+	/* Its PTEs are gone already; this returns the address range. */
+	vunmap(scratch);
+	kvfree(ops);
+}
+
+int gdb_pv_map_over(struct page **pages, unsigned int count, const u32 *refs,
+		    domid_t domid, grant_handle_t *handles,
+		    xen_pfn_t *own_mfns)
+{
+	struct gnttab_map_grant_ref *ops;
+	unsigned int i, mapped = 0;
+	int ret = 0;
+
+	ops = kvcalloc(count, sizeof(*ops), GFP_KERNEL);
+	if (!ops)
+		return -ENOMEM;
+	for (i = 0; i < count; i++) {
+		own_mfns[i] = pfn_to_mfn(page_to_pfn(pages[i]));
+		gnttab_set_map_op(&ops[i], gdb_kaddr(pages[i]), GNTMAP_host_map,
+				  refs[i], domid);
+	}
+	if (HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops, count)) {
+		ret = -EIO;
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		if (ops[i].status != GNTST_okay) {
+			if (!ret)
+				ret = gdb_status_errno(ops[i].status);
+			continue;
+		}
+		handles[i] = ops[i].handle;
+		if (!ret)
+			ret = gdb_pv_set_p2m(page_to_pfn(pages[i]),
+					     FOREIGN_FRAME(ops[i].dev_bus_addr >>
+							   XEN_PAGE_SHIFT));
+	}
+	if (ret) {
+		/* Successes may follow a failure: restore exactly those. */
+		for (i = 0; i < count; i++) {
+			if (ops[i].status != GNTST_okay)
+				continue;
+			swap(pages[mapped], pages[i]);
+			swap(own_mfns[mapped], own_mfns[i]);
+			handles[mapped++] = ops[i].handle;
+		}
+		gdb_pv_restore(pages, mapped, handles, own_mfns);
+	}
+	gdb_pv_flush_tlbs();
+out:
+	kvfree(ops);
+	return ret;
+}
