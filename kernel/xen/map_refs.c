@@ -219,17 +219,21 @@ static int gdb_hold_pfns(struct gdb_map *m)
 		if (PageHighMem(page) || PageReserved(page) ||
 		    is_zone_device_page(page))
 			break;
-		/* In PV, a ballooned page or one behind a grant already. */
-		if (!gdb_auto_translated() && !gdb_pv_frame_is_own(page))
-			break;
 		/* Its user PTEs would keep reaching the old frame. */
 		ret = -EBUSY;
 		if (page_mapped(page))
 			break;
+		/* -EBUSY when a mapping of ours has it already. */
 		ret = xa_insert(&gdb_held_pfns, page_to_pfn(page), m,
 				GFP_KERNEL);
 		if (ret)
 			break;
+		/* In PV, a ballooned page or a grant mapping of someone else. */
+		if (!gdb_auto_translated() && !gdb_pv_frame_is_own(page)) {
+			xa_erase(&gdb_held_pfns, page_to_pfn(page));
+			ret = -EINVAL;
+			break;
+		}
 	}
 	if (i == m->count)
 		return 0;

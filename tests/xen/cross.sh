@@ -17,7 +17,7 @@ check() {
 	fi
 }
 
-echo "1..5"
+echo "1..6"
 
 id=$(xen-domu start fwd "$P grant 0 8 fwd") || exit 1
 $P export "$id" "/local/domain/$id/data/fwd" 8
@@ -34,6 +34,12 @@ $P dir-offer "$id" 1100 "/local/domain/$id/data/dir"
 rc=$?
 xen-domu wait back || rc=1
 check $rc "1100 pages passed with one ref through a PV page directory"
+
+id=$(xen-domu start mapx "$P grant 0 8 mapx") || exit 1
+$P map "$id" "/local/domain/$id/data/mapx" 8
+rc=$?
+xen-domu wait mapx || rc=1
+check $rc "domU grants, dom0 maps the refs behind its own buffer and back"
 
 rm -f /tmp/gone
 id=$(xen-domu start gone "$P grant 0 4 gone") || exit 1

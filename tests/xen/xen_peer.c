@@ -19,6 +19,10 @@
  *                                    goes to PATH; wait for the reply
  *   xen_peer dir-export DOMID PATH N read the page directory at PATH, export
  *                                    the N refs it lists, check, reply
+ *   xen_peer map DOMID PATH N        map the refs at PATH onto a udmabuf's
+ *                                    memfd pages (MAP_REFS_TO_BUF), read
+ *                                    them with pread, reply with pwrite,
+ *                                    release, check the memfd's own bytes
  *
  * The dma-buf calls go through libdmabridge's dmabridge_xen_* (the
  * libxengnttab-shaped calls); tests/xen/gntdev_dmabuf.c uses raw ioctls.
@@ -358,6 +362,73 @@ static int do_dir_export(uint32_t domid, const char *path, uint32_t n)
 	return 0;
 }
 
+static int memfd_check(int memfd, uint32_t n, uint32_t seed, const char *what)
+{
+	uint8_t *buf = malloc((size_t)n * PAGE);
+	int bad;
+
+	if (!buf)
+		return 1;
+	bad = pread(memfd, buf, n * PAGE, 0) != (ssize_t)(n * PAGE) ||
+	      pat_check(buf, 0, n * PAGE, seed) >= 0;
+	free(buf);
+	if (bad)
+		fprintf(stderr, "the memfd does not hold %s\n", what);
+	return bad;
+}
+
+/*
+ * The peer's pages behind memory this domain allocated: the kernel reads
+ * and writes the memfd's pages and reaches the peer's frames.
+ */
+static int do_map(uint32_t domid, const char *path, uint32_t n)
+{
+	static uint8_t page[PAGE];
+	uint32_t refs[MAX_REFS];
+	int dev = dmabridge_xen_open(), udev, memfd, buf, err;
+	uint8_t *own = malloc((size_t)n * PAGE);
+
+	udev = open(udmabuf_dev_path(), O_RDWR | O_CLOEXEC);
+	memfd = memfd_sealed("map", n * PAGE, 0);
+	if (dev < 0 || udev < 0 || memfd < 0 || !own || read_refs(path, refs, n))
+		return 1;
+	pat_fill(own, 0, n * PAGE, SEED_OWN);
+	if (pwrite(memfd, own, n * PAGE, 0) != (ssize_t)(n * PAGE))
+		return 1;
+	buf = udmabuf_create(udev, memfd, 0, n * PAGE, 0);
+	if (buf < 0) {
+		fprintf(stderr, "udmabuf: %s\n", strerror(-buf));
+		return 1;
+	}
+	err = dmabridge_xen_map_refs_to_buf(dev, domid, 0, n, refs, buf, 0);
+	if (err) {
+		fprintf(stderr, "MAP_REFS_TO_BUF: %s\n", dmabridge_strerror(err));
+		return 1;
+	}
+	if (memfd_check(memfd, n, SEED_CPU, "the granter's bytes"))
+		return 1;
+	printf("domain %u's %u pages read behind our memfd\n", domid, n);
+	pat_fill(page, (n - 1) * PAGE, PAGE, SEED_DEV);
+	if (pwrite(memfd, page, PAGE, (n - 1) * PAGE) != PAGE)
+		return 1;
+	err = dmabridge_xen_map_release(dev, buf);
+	if (!err)
+		err = dmabridge_xen_map_wait_released(dev, buf, 5000);
+	if (err && err != -ENOENT) {
+		fprintf(stderr, "MAP_RELEASE: %s\n", dmabridge_strerror(err));
+		return 1;
+	}
+	if (memfd_check(memfd, n, SEED_OWN, "its own bytes after release"))
+		return 1;
+	printf("released: the memfd's own bytes are back\n");
+	free(own);
+	close(buf);
+	close(memfd);
+	close(udev);
+	close(dev);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -371,6 +442,8 @@ int main(int argc, char **argv)
 		return do_dir_offer(atoi(argv[2]), atoi(argv[3]), argv[4]);
 	if (argc == 5 && !strcmp(argv[1], "dir-export"))
 		return do_dir_export(atoi(argv[2]), argv[3], atoi(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "map"))
+		return do_map(atoi(argv[2]), argv[3], atoi(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "hold"))
 		return do_hold(atoi(argv[2]), argv[3], atoi(argv[4]), argv[5]);
 	fprintf(stderr, "usage: see the comment at the top of xen_peer.c\n");

@@ -16,10 +16,13 @@ typedef uint32_t grant_ref_t;
 typedef uint16_t domid_t;
 #include <xen/gntalloc.h>
 #include <xen/gntdev.h>
+#include <dmabridge/gntdev_map.h>
 
 #define GDB_DEV		"/dev/xen/gntdev-dmabuf"
 #define PAGE		4096UL
 #define MAX_REFS	64
+/* What a buffer held before a peer's grants were mapped behind it. */
+#define SEED_OWN	0x3333
 
 /* N pages granted to domid (writable unless ro), mapped here. */
 struct grant {
@@ -157,6 +160,102 @@ static inline int gdb_release(int dev, int fd, uint32_t reserved)
 	};
 
 	return ioctl(dev, IOCTL_GNTDEV_DMABUF_IMP_RELEASE, &r) ? -errno : 0;
+}
+
+/* MAP_REFS_TO_BUF of refs[count] onto the dma-buf fd; 0 or -errno. */
+static inline int gdb_map(int dev, int fd, uint32_t domid, const uint32_t *refs,
+			  uint32_t count, uint32_t data_ofs, uint32_t flags)
+{
+	uint32_t n = count <= MAX_REFS ? count : 0;
+	size_t sz = sizeof(struct ioctl_gntdev_dmabuf_map_refs_to_buf) +
+		    n * sizeof(uint32_t);
+	struct ioctl_gntdev_dmabuf_map_refs_to_buf *m = calloc(1, sz);
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	m->flags = flags;
+	m->count = count;
+	m->data_ofs = data_ofs;
+	m->fd = fd;
+	m->domid = domid;
+	memcpy(m->refs, refs, n * sizeof(uint32_t));
+	ret = ioctl(dev, IOCTL_GNTDEV_DMABUF_MAP_REFS_TO_BUF, m) ? -errno : 0;
+	free(m);
+	return ret;
+}
+
+static inline int gdb_map_release(int dev, int fd, uint32_t reserved)
+{
+	struct ioctl_gntdev_dmabuf_map_release r = {
+		.fd = fd, .reserved = reserved,
+	};
+
+	return ioctl(dev, IOCTL_GNTDEV_DMABUF_MAP_RELEASE, &r) ? -errno : 0;
+}
+
+static inline int gdb_map_wait(int dev, uint32_t fd, uint32_t ms)
+{
+	struct ioctl_gntdev_dmabuf_map_wait_released w = {
+		.fd = fd, .wait_to_ms = ms,
+	};
+
+	return ioctl(dev, IOCTL_GNTDEV_DMABUF_MAP_WAIT_RELEASED, &w) ? -errno : 0;
+}
+
+/*
+ * A vgem dumb buffer seen the way its owner sees it: CPU maps come from
+ * the DRM node, not from the dma-buf, which is exported as fd.
+ */
+struct vgem_buf {
+	int card;
+	uint32_t handle;
+	int fd;
+	size_t size;
+};
+
+static inline int vgem_buf_new(struct vgem_buf *b, size_t size, bool rdwr)
+{
+	struct drm_mode_create_dumb dumb = {
+		.width = 1024, .bpp = 32, .height = size / 4096,
+	};
+	struct drm_prime_handle prime = {
+		.flags = DRM_CLOEXEC | (rdwr ? DRM_RDWR : 0),
+	};
+
+	*b = (struct vgem_buf){ .fd = -1, .size = size };
+	b->card = vgem_open();
+	if (b->card < 0)
+		return b->card;
+	if (ioctl(b->card, DRM_IOCTL_MODE_CREATE_DUMB, &dumb))
+		return -errno;
+	b->handle = prime.handle = dumb.handle;
+	if (ioctl(b->card, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime))
+		return -errno;
+	b->fd = prime.fd;
+	return 0;
+}
+
+/* A fresh CPU map through the DRM node, or NULL. */
+static inline uint8_t *vgem_buf_map(struct vgem_buf *b)
+{
+	struct drm_mode_map_dumb md = { .handle = b->handle };
+	void *p;
+
+	if (ioctl(b->card, DRM_IOCTL_MODE_MAP_DUMB, &md))
+		return NULL;
+	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED, b->card,
+		 md.offset);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static inline void vgem_buf_free(struct vgem_buf *b)
+{
+	struct drm_gem_close gc = { .handle = b->handle };
+
+	close(b->fd);
+	ioctl(b->card, DRM_IOCTL_GEM_CLOSE, &gc);
+	close(b->card);
 }
 
 static inline long mem_free_kb(void)

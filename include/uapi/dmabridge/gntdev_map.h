@@ -48,7 +48,10 @@ struct ioctl_gntdev_dmabuf_map_refs_to_buf {
 	__u32 fd;
 	/* IN: the domain that granted @refs. */
 	__u32 domid;
-	/* IN: @count grant refs. */
+	/*
+	 * IN: @count grant refs.  One element, not a flexible array, as in
+	 * <xen/gntdev.h>: the struct's size is part of the ioctl number.
+	 */
 	__u32 refs[1];
 };
 

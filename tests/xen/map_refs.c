@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * MAP_REFS_TO_BUF, MAP_RELEASE and MAP_WAIT_RELEASED in dom0, through
+ * self-grants (xen-gntalloc): a peer's pages behind a vgem buffer that
+ * vgem allocated, only while nobody else uses that buffer, and the
+ * buffer's own pages, with their contents, back after release.
+ */
+#include "xen_test.h"
+
+#include <pthread.h>
+#include <poll.h>
+#include <dmabridge/sync.h>
+#include "kselftest_harness.h"
+
+#define SELF		0	/* dom0 */
+#define NPAGES		4
+
+FIXTURE(map) {
+	int dev;
+	struct grant g;		/* the "frontend": granted pages */
+	struct vgem_buf v;	/* the buffer its owner allocated */
+};
+
+static void own_fill(struct vgem_buf *v)
+{
+	uint8_t *p = vgem_buf_map(v);
+
+	if (!p)
+		return;
+	pat_fill(p, 0, v->size, SEED_OWN);
+	munmap(p, v->size);
+}
+
+/* Where in [off, off + len) the buffer differs from seed, or -1. */
+static int64_t own_check(struct vgem_buf *v, size_t off, size_t len,
+			 uint32_t seed)
+{
+	uint8_t *p = vgem_buf_map(v);
+	int64_t bad;
+
+	if (!p)
+		return -2;
+	bad = pat_check(p + off, off, len, seed);
+	munmap(p, v->size);
+	return bad;
+}
+
+FIXTURE_SETUP(map)
+{
+	if (access("/sys/hypervisor/type", F_OK))
+		SKIP(return, "not a Xen domain");
+	self->dev = gdb_open();
+	ASSERT_LE(0, self->dev) TH_LOG("%s: %s", GDB_DEV, strerror(errno));
+	ASSERT_EQ(0, grant_alloc(&self->g, SELF, NPAGES, false));
+	pat_fill(self->g.map, 0, NPAGES * PAGE, SEED_CPU);
+	ASSERT_EQ(0, vgem_buf_new(&self->v, 2 * NPAGES * PAGE, true));
+	own_fill(&self->v);
+	ASSERT_EQ(-1, own_check(&self->v, 0, self->v.size, SEED_OWN));
+}
+
+FIXTURE_TEARDOWN(map)
+{
+	if (!self->g.map)
+		return;
+	close(self->dev);
+	vgem_buf_free(&self->v);
+	grant_free(&self->g);
+}
+
+/* The frontend's bytes through the owner's own map, both ways. */
+TEST_F(map, peer_pages_behind_vgem_buffer)
+{
+	uint8_t *p;
+
+	ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs, NPAGES,
+			     0, 0));
+	p = vgem_buf_map(&self->v);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(-1, pat_check(p, 0, NPAGES * PAGE, SEED_CPU));
+	/* Pages past the mapped ones are still the buffer's own. */
+	ASSERT_EQ(-1, pat_check(p + NPAGES * PAGE, NPAGES * PAGE,
+				NPAGES * PAGE, SEED_OWN));
+	/* The owner writes, the frontend sees it: no copy. */
+	pat_fill(p + PAGE, PAGE, PAGE, SEED_DEV);
+	ASSERT_EQ(-1, pat_check(self->g.map + PAGE, PAGE, PAGE, SEED_DEV));
+	pat_fill(self->g.map + 2 * PAGE, 2 * PAGE, PAGE, SEED_DEV);
+	ASSERT_EQ(-1, pat_check(p + 2 * PAGE, 2 * PAGE, PAGE, SEED_DEV));
+	munmap(p, self->v.size);
+
+	ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
+	/* Idle, so released at once: nothing is left to wait for. */
+	ASSERT_EQ(-ENOENT, gdb_map_wait(self->dev, self->v.fd, 0));
+	/* The original pages are back, contents and all... */
+	ASSERT_EQ(-1, own_check(&self->v, 0, self->v.size, SEED_OWN));
+	/* ...and the frontend's pages are its own again. */
+	p = vgem_buf_map(&self->v);
+	ASSERT_NE(NULL, p);
+	memset(p, 0, PAGE);
+	munmap(p, self->v.size);
+	ASSERT_EQ(-1, pat_check(self->g.map, 0, PAGE, SEED_CPU));
+}
+
+/* data_ofs picks where in the buffer the peer's pages go. */
+TEST_F(map, data_ofs_places_the_pages)
+{
+	uint8_t *p;
+
+	ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs, 2,
+			     3 * PAGE, 0));
+	p = vgem_buf_map(&self->v);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(-1, pat_check(p, 0, 3 * PAGE, SEED_OWN));
+	/* The granted pages' bytes, from their first on. */
+	ASSERT_EQ(-1, pat_check(p + 3 * PAGE, 0, 2 * PAGE, SEED_CPU));
+	ASSERT_EQ(-1, pat_check(p + 5 * PAGE, 5 * PAGE, 3 * PAGE, SEED_OWN));
+	munmap(p, self->v.size);
+	ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
+	ASSERT_EQ(-1, own_check(&self->v, 0, self->v.size, SEED_OWN));
+}
+
+/* While held, nobody else gets at the buffer. */
+TEST_F(map, held_buffer_refuses_new_users)
+{
+	int ti = ti_open(), dev2 = gdb_open();
+	uint32_t refs[2 * NPAGES];
+	void *p;
+
+	ASSERT_LE(0, ti);
+	ASSERT_LE(0, dev2);
+	ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs, NPAGES,
+			     0, 0));
+	ASSERT_EQ(-EBUSY, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				  NPAGES, 0, 0));
+	ASSERT_EQ(-EBUSY, gdb_map(dev2, self->v.fd, SELF, self->g.refs, 1,
+				  NPAGES * PAGE, 0));
+	ASSERT_EQ(-EBUSY, ti_attach(ti, 0, self->v.fd,
+				    DMABRIDGE_TI_DIR_BIDIRECTIONAL, 0));
+	ASSERT_EQ(-EBUSY, gdb_import(self->dev, self->v.fd, SELF, refs,
+				     2 * NPAGES, 0));
+	p = mmap(NULL, self->v.size, PROT_READ, MAP_SHARED, self->v.fd, 0);
+	ASSERT_EQ(MAP_FAILED, p);
+	ASSERT_EQ(EBUSY, errno);
+	/* Only the file that mapped it can release it. */
+	ASSERT_EQ(-ENOENT, gdb_map_release(dev2, self->v.fd, 0));
+	ASSERT_EQ(-ETIMEDOUT, gdb_map_wait(self->dev, self->v.fd, 20));
+
+	ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
+	ASSERT_EQ(-ENOENT, gdb_map_release(self->dev, self->v.fd, 0));
+	/* Everything works again once released. */
+	ASSERT_EQ(0, ti_attach(ti, 0, self->v.fd, DMABRIDGE_TI_DIR_TO_DEVICE, 0));
+	ASSERT_EQ(0, ti_detach(ti, 0));
+	p = mmap(NULL, self->v.size, PROT_READ, MAP_SHARED, self->v.fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(-1, pat_check(p, 0, self->v.size, SEED_OWN));
+	munmap(p, self->v.size);
+	close(dev2);
+	close(ti);
+}
+
+/* A buffer somebody uses is not taken, and stays as it was. */
+TEST_F(map, busy_buffers_are_refused)
+{
+	int ti = ti_open();
+	void *p;
+
+	ASSERT_LE(0, ti);
+	ASSERT_EQ(0, ti_attach(ti, 0, self->v.fd, DMABRIDGE_TI_DIR_TO_DEVICE, 0));
+	ASSERT_EQ(-EBUSY, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				  NPAGES, 0, 0));
+	ASSERT_EQ(0, ti_detach(ti, 0));
+
+	p = mmap(NULL, self->v.size, PROT_READ, MAP_SHARED, self->v.fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(-EBUSY, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				  NPAGES, 0, 0));
+	munmap(p, self->v.size);
+
+	ASSERT_EQ(-1, own_check(&self->v, 0, self->v.size, SEED_OWN));
+	/* Free of users again: taken. */
+	ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+			     NPAGES, 0, 0));
+	ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
+	close(ti);
+}
+
+static int sw_fence(int timeline)
+{
+	struct sw_sync_create_fence_data d = { .value = 1, .name = "map" };
+
+	return ioctl(timeline, SW_SYNC_IOC_CREATE_FENCE, &d) ? -errno : d.fence;
+}
+
+static int attach_write_fence(int dmabuf, int fence)
+{
+	struct dma_buf_import_sync_file i = {
+		.flags = DMA_BUF_SYNC_WRITE, .fd = fence,
+	};
+
+	return ioctl(dmabuf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &i) ? -errno : 0;
+}
+
+/* A pending fence means the owner's device may be at work: not taken. */
+TEST_F(map, busy_with_a_pending_fence)
+{
+	uint32_t one = 1;
+	int tl = open("/dev/sw_sync", O_RDWR | O_CLOEXEC), fence;
+
+	if (tl < 0)
+		SKIP(return, "no /dev/sw_sync");
+	fence = sw_fence(tl);
+	ASSERT_LE(0, fence);
+	ASSERT_EQ(0, attach_write_fence(self->v.fd, fence));
+	ASSERT_EQ(-EBUSY, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				  NPAGES, 0, 0));
+	ASSERT_EQ(0, ioctl(tl, SW_SYNC_IOC_INC, &one));
+	ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+			     NPAGES, 0, 0));
+	ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
+	close(fence);
+	close(tl);
+}
+
+struct waiter {
+	int dev, fd, ret;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->ret = gdb_map_wait(w->dev, w->fd, 20000);
+	return NULL;
+}
+
+/*
+ * Release waits for the owner's fences: the peer's frames stay behind the
+ * buffer until the device is done with them, and WAIT_RELEASED says when.
+ */
+TEST_F(map, release_waits_for_fences)
+{
+	struct waiter w = { .dev = self->dev, .fd = self->v.fd, .ret = 1 };
+	int tl = open("/dev/sw_sync", O_RDWR | O_CLOEXEC), fence;
+	uint32_t one = 1;
+	pthread_t th;
+
+	if (tl < 0)
+		SKIP(return, "no /dev/sw_sync");
+	ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+			     NPAGES, 0, 0));
+	fence = sw_fence(tl);
+	ASSERT_LE(0, fence);
+	ASSERT_EQ(0, attach_write_fence(self->v.fd, fence));
+
+	ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
+	ASSERT_EQ(-ETIMEDOUT, gdb_map_wait(self->dev, self->v.fd, 50));
+	/* Still held, still the peer's pages. */
+	ASSERT_EQ(-1, own_check(&self->v, 0, NPAGES * PAGE, SEED_CPU));
+	ASSERT_EQ(-ENOENT, gdb_map_release(self->dev, self->v.fd, 0));
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, wait_thread, &w));
+	usleep(100000);
+	ASSERT_EQ(0, ioctl(tl, SW_SYNC_IOC_INC, &one));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, w.ret);
+	ASSERT_EQ(-1, own_check(&self->v, 0, self->v.size, SEED_OWN));
+	close(fence);
+	close(tl);
+}
+
+/* Closing the device releases what it mapped. */
+TEST_F(map, close_device_releases)
+{
+	int dev = gdb_open(), ti = ti_open();
+
+	ASSERT_LE(0, dev);
+	ASSERT_LE(0, ti);
+	ASSERT_EQ(0, gdb_map(dev, self->v.fd, SELF, self->g.refs, NPAGES, 0, 0));
+	close(dev);
+	ASSERT_EQ(-1, own_check(&self->v, 0, self->v.size, SEED_OWN));
+	ASSERT_EQ(0, ti_attach(ti, 0, self->v.fd, DMABRIDGE_TI_DIR_TO_DEVICE, 0));
+	ASSERT_EQ(0, ti_detach(ti, 0));
+	close(ti);
+}
+
+/* udmabuf pages are shmem pages: user-mapped ones and shared ones are not taken. */
+TEST_F(map, udmabuf_pages_mapped_or_shared_are_refused)
+{
+	int udev = open(udmabuf_dev_path(), O_RDWR | O_CLOEXEC);
+	int memfd, a, b;
+	uint8_t *p;
+
+	if (udev < 0)
+		SKIP(return, "no udmabuf device");
+	memfd = memfd_sealed("map", NPAGES * PAGE, 0);
+	ASSERT_LE(0, memfd);
+	a = udmabuf_create(udev, memfd, 0, NPAGES * PAGE, 0);
+	b = udmabuf_create(udev, memfd, 0, PAGE, 0);
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+
+	p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 memfd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	pat_fill(p, 0, NPAGES * PAGE, SEED_OWN);
+	ASSERT_EQ(-EBUSY, gdb_map(self->dev, a, SELF, self->g.refs, NPAGES,
+				  0, 0));
+	munmap(p, NPAGES * PAGE);
+
+	/* Through pread and pwrite the memfd sees what the buffer holds. */
+	ASSERT_EQ(0, gdb_map(self->dev, a, SELF, self->g.refs, NPAGES, 0, 0));
+	p = malloc(NPAGES * PAGE);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ((ssize_t)(NPAGES * PAGE), pread(memfd, p, NPAGES * PAGE, 0));
+	ASSERT_EQ(-1, pat_check(p, 0, NPAGES * PAGE, SEED_CPU));
+	/* The same page behind a second buffer cannot be taken twice. */
+	ASSERT_EQ(-EBUSY, gdb_map(self->dev, b, SELF, self->g.refs, 1, 0, 0));
+	ASSERT_EQ(0, gdb_map_release(self->dev, a, 0));
+	ASSERT_EQ((ssize_t)(NPAGES * PAGE), pread(memfd, p, NPAGES * PAGE, 0));
+	ASSERT_EQ(-1, pat_check(p, 0, NPAGES * PAGE, SEED_OWN));
+	free(p);
+	close(b);
+	close(a);
+	close(memfd);
+	close(udev);
+}
+
+TEST_F(map, bad_inputs)
+{
+	uint32_t bad = 0xfffff;
+	struct vgem_buf ro;
+	int nul, exp;
+
+	/* MAP_REFS_TO_BUF */
+	ASSERT_EQ(-EINVAL, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				   NPAGES, 0, 0x4));
+	ASSERT_EQ(-EINVAL, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				   NPAGES, 0,
+				   GNTDEV_DMA_FLAG_WC | GNTDEV_DMA_FLAG_COHERENT));
+	ASSERT_EQ(-EOPNOTSUPP, gdb_map(self->dev, self->v.fd, SELF,
+				       self->g.refs, NPAGES, 0,
+				       GNTDEV_DMA_FLAG_WC));
+	ASSERT_EQ(-EOPNOTSUPP, gdb_map(self->dev, self->v.fd, SELF,
+				       self->g.refs, NPAGES, 0,
+				       GNTDEV_DMA_FLAG_COHERENT));
+	ASSERT_EQ(-EINVAL, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				   0, 0, 0));
+	ASSERT_EQ(-EINVAL, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				   0x7fffffff, 0, 0));
+	ASSERT_EQ(-EINVAL, gdb_map(self->dev, self->v.fd, 0x7ff0, self->g.refs,
+				   NPAGES, 0, 0));
+	ASSERT_EQ(-EINVAL, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				   NPAGES, 100, 0));
+	/* Past the end of the buffer. */
+	ASSERT_EQ(-EINVAL, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				   NPAGES, 5 * NPAGES * PAGE / 4, 0));
+	ASSERT_EQ(-EINVAL, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				   NPAGES, 0xfffff000, 0));
+	ASSERT_EQ(-EINVAL, gdb_map(self->dev, -1, SELF, self->g.refs, NPAGES,
+				   0, 0));
+	ASSERT_EQ(-EBADF, gdb_map(self->dev, 999, SELF, self->g.refs, NPAGES,
+				  0, 0));
+	nul = open("/dev/null", O_RDWR);
+	ASSERT_EQ(-EINVAL, gdb_map(self->dev, nul, SELF, self->g.refs, NPAGES,
+				   0, 0));
+	/* A ref Xen does not know: nothing changes. */
+	ASSERT_EQ(-ENOENT, gdb_map(self->dev, self->v.fd, SELF, &bad, 1, 0, 0));
+	ASSERT_EQ(-ENOENT, gdb_map(self->dev, self->v.fd, 4000, self->g.refs,
+				   NPAGES, 0, 0));
+	ASSERT_EQ(-1, own_check(&self->v, 0, self->v.size, SEED_OWN));
+	/* A buffer the caller may not write. */
+	ASSERT_EQ(0, vgem_buf_new(&ro, PAGE, false));
+	ASSERT_EQ(-EACCES, gdb_map(self->dev, ro.fd, SELF, self->g.refs, 1,
+				   0, 0));
+	vgem_buf_free(&ro);
+	/* Pages that are a grant mapping already. */
+	exp = gdb_export(self->dev, SELF, self->g.refs, 1, 0);
+	ASSERT_LE(0, exp);
+	ASSERT_EQ(-EINVAL, gdb_map(self->dev, exp, SELF, self->g.refs + 1, 1,
+				   0, 0));
+	close(exp);
+	ASSERT_NE(0, ioctl(self->dev, IOCTL_GNTDEV_DMABUF_MAP_REFS_TO_BUF, NULL));
+	ASSERT_EQ(EFAULT, errno);
+
+	/* MAP_RELEASE */
+	ASSERT_EQ(-ENOENT, gdb_map_release(self->dev, self->v.fd, 0));
+	ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+			     NPAGES, 0, 0));
+	ASSERT_EQ(-EINVAL, gdb_map_release(self->dev, self->v.fd, 1));
+	ASSERT_EQ(-EINVAL, gdb_map_release(self->dev, nul, 0));
+	ASSERT_EQ(-EBADF, gdb_map_release(self->dev, 999, 0));
+	ASSERT_EQ(-EINVAL, gdb_map_release(self->dev, -1, 0));
+	ASSERT_NE(0, ioctl(self->dev, IOCTL_GNTDEV_DMABUF_MAP_RELEASE, NULL));
+	ASSERT_EQ(EFAULT, errno);
+	ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
+
+	/* MAP_WAIT_RELEASED */
+	ASSERT_EQ(-ENOENT, gdb_map_wait(self->dev, 999, 10));
+	ASSERT_EQ(-EINVAL, gdb_map_wait(self->dev, 0x80000000, 10));
+	ASSERT_NE(0, ioctl(self->dev, IOCTL_GNTDEV_DMABUF_MAP_WAIT_RELEASED,
+			   NULL));
+	ASSERT_EQ(EFAULT, errno);
+	close(nul);
+}
+
+TEST_F(map, churn_100_no_leak)
+{
+	long before, after;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				     NPAGES, 0, 0));
+		ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
+	}
+	before = mem_free_kb();
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs,
+				     NPAGES, (i % 5) * PAGE, 0))
+			TH_LOG("cycle %d", i);
+		ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
+	}
+	after = mem_free_kb();
+	ASSERT_GT(1024, before - after) TH_LOG("MemFree %ld -> %ld kB", before, after);
+	ASSERT_EQ(-1, own_check(&self->v, 0, self->v.size, SEED_OWN));
+}
+
+TEST_HARNESS_MAIN
