@@ -367,6 +367,15 @@ TEST_F(map, bad_inputs)
 	ASSERT_EQ(-ENOENT, gdb_map(self->dev, self->v.fd, 4000, self->g.refs,
 				   NPAGES, 0, 0));
 	ASSERT_EQ(-1, own_check(&self->v, 0, self->v.size, SEED_OWN));
+	/* A read-only grant cannot replace a writable buffer's memory. */
+	{
+		struct grant rog;
+
+		ASSERT_EQ(0, grant_alloc(&rog, SELF, 1, true));
+		ASSERT_EQ(-EPERM, gdb_map(self->dev, self->v.fd, SELF,
+					  rog.refs, 1, 0, 0));
+		grant_free(&rog);
+	}
 	/* A buffer the caller may not write. */
 	ASSERT_EQ(0, vgem_buf_new(&ro, PAGE, false));
 	ASSERT_EQ(-EACCES, gdb_map(self->dev, ro.fd, SELF, self->g.refs, 1,
