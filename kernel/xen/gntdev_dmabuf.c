@@ -21,6 +21,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
@@ -29,6 +30,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/scatterlist.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -100,6 +102,28 @@ struct gdb_imp {
 	grant_ref_t *refs;
 	struct page **pages;
 };
+
+atomic_long_t gdb_counts[GDB_NR_COUNTS];
+
+static const char *const gdb_count_names[GDB_NR_COUNTS] = {
+	[GDB_EXPORT_MAPS] = "export_maps",
+	[GDB_VMAP_MAPS] = "vmap_maps",
+	[GDB_IMPORT_GRANTS] = "import_grants",
+	[GDB_HELD_PAGES] = "held_pages",
+};
+
+static int gdb_objects_show(struct seq_file *m, void *unused)
+{
+	int i;
+
+	for (i = 0; i < GDB_NR_COUNTS; i++)
+		seq_printf(m, "%s %ld\n", gdb_count_names[i],
+			   atomic_long_read(&gdb_counts[i]));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(gdb_objects);
+
+static struct dentry *gdb_debugfs;
 
 /* Grant-table status codes as errno, for the ones a caller can cause. */
 int gdb_status_errno(s16 status)
@@ -281,6 +305,7 @@ static void gdb_pv_vunmap_grants(struct gdb_exp *exp, unsigned int n)
 				    exp->vmap_handles[i]);
 	if (HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, ops, n))
 		pr_err("unmapping a vmap failed\n");
+	atomic_long_sub(n, &gdb_counts[GDB_VMAP_MAPS]);
 	for (i = 0; i < n; i++)
 		if (ops[i].status != GNTST_okay)
 			pr_err("vmap unmap of ref %u: %d\n",
@@ -351,10 +376,12 @@ static void *gdb_pv_vmap(struct gdb_exp *exp)
 			exp->vmap_ptes[mapped] = exp->vmap_ptes[i];
 			exp->vmap_handles[mapped++] = ops[i].handle;
 		}
+		atomic_long_add(mapped, &gdb_counts[GDB_VMAP_MAPS]);
 		if (mapped)
 			gdb_pv_vunmap_grants(exp, mapped);
 		goto err_vunmap;
 	}
+	atomic_long_add(exp->count, &gdb_counts[GDB_VMAP_MAPS]);
 	kvfree(ops);
 	kvfree(zero);
 	return vaddr;
@@ -445,6 +472,7 @@ static void gdb_exp_unmap_grants(struct gdb_exp *exp, unsigned int n)
 	if (ret)
 		pr_err("unmapping grants of domain %u: %d\n",
 		       exp->domid, ret);
+	atomic_long_sub(n, &gdb_counts[GDB_EXPORT_MAPS]);
 	kvfree(ops);
 }
 
@@ -512,7 +540,10 @@ static int gdb_exp_map_grants(struct gdb_exp *exp)
 			swap(pages[mapped], pages[i]);
 			exp->handles[mapped++] = ops[i].handle;
 		}
+		atomic_long_add(mapped, &gdb_counts[GDB_EXPORT_MAPS]);
 		gdb_exp_unmap_grants(exp, mapped);
+	} else {
+		atomic_long_add(exp->count, &gdb_counts[GDB_EXPORT_MAPS]);
 	}
 out:
 	kvfree(ops);
@@ -660,6 +691,7 @@ static void gdb_imp_free(struct gdb_imp *imp, unsigned int granted)
 	 */
 	for (i = 0; i < granted; i++)
 		gnttab_end_foreign_access(imp->refs[i], imp->pages[i]);
+	atomic_long_sub(granted, &gdb_counts[GDB_IMPORT_GRANTS]);
 	for (; imp->pages && i < imp->count; i++)
 		if (imp->pages[i])
 			put_page(imp->pages[i]);
@@ -742,6 +774,7 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 		if (ret < 0)
 			goto err;
 		imp->refs[granted] = ret;
+		atomic_long_inc(&gdb_counts[GDB_IMPORT_GRANTS]);
 	}
 	ret = -EFAULT;
 	if (copy_to_user(u->refs, imp->refs,
@@ -889,6 +922,9 @@ static int __init gdb_init(void)
 	if (ret)
 		goto err_misc;
 	gdb_registered = true;
+	gdb_debugfs = debugfs_create_dir("dmabridge-xen", NULL);
+	debugfs_create_file("objects", 0444, gdb_debugfs, NULL,
+			    &gdb_objects_fops);
 	return 0;
 
 err_misc:
@@ -902,6 +938,7 @@ static void __exit gdb_exit(void)
 {
 	if (!gdb_registered)
 		return;
+	debugfs_remove_recursive(gdb_debugfs);
 	misc_deregister(&gdb_misc);
 	gdb_map_exit();
 }

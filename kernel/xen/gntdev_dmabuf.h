@@ -3,6 +3,7 @@
 #ifndef _DMABRIDGE_XEN_GNTDEV_DMABUF_H
 #define _DMABRIDGE_XEN_GNTDEV_DMABUF_H
 
+#include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
@@ -17,6 +18,21 @@ extern unsigned int gdb_max_pages;
 extern struct mutex gdb_lock;
 /* Attachments this module makes to other dma-bufs are this device's. */
 extern struct miscdevice gdb_misc;
+
+/*
+ * What this module holds of Xen's, so that tests can tell a leak from a
+ * release (debugfs dmabridge-xen/objects): pages mapped for exports, for
+ * vmaps of exports, pages granted by imports, pages behind MAP mappings.
+ */
+enum gdb_count {
+	GDB_EXPORT_MAPS,
+	GDB_VMAP_MAPS,
+	GDB_IMPORT_GRANTS,
+	GDB_HELD_PAGES,
+	GDB_NR_COUNTS,
+};
+
+extern atomic_long_t gdb_counts[GDB_NR_COUNTS];
 
 /* One open /dev/xen/gntdev-dmabuf; its lists are under gdb_lock. */
 struct gdb_file {

@@ -250,6 +250,7 @@ static void gdb_map_swap_out(struct gdb_map *m)
 		gdb_pv_restore(m->pages, m->count, m->handles, m->frames);
 	}
 	gdb_unhold_pfns(m, m->count);
+	atomic_long_sub(m->count, &gdb_counts[GDB_HELD_PAGES]);
 }
 
 /*
@@ -308,6 +309,8 @@ static int gdb_map_take(struct gdb_map *m)
 					      m->domid, m->handles, m->frames);
 		if (ret)
 			gdb_unhold_pfns(m, m->count);
+		else
+			atomic_long_add(m->count, &gdb_counts[GDB_HELD_PAGES]);
 	}
 	mutex_unlock(&gdb_swap_lock);
 out:

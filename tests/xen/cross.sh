@@ -17,7 +17,7 @@ check() {
 	fi
 }
 
-echo "1..6"
+echo "1..7"
 
 id=$(xen-domu start fwd "$P grant 0 8 fwd") || exit 1
 $P export "$id" "/local/domain/$id/data/fwd" 8
@@ -79,4 +79,10 @@ dmabridge xen info | grep -q "^gntdev-dmabuf: *$(echo /dev/xen/gntdev-dmabuf)$" 
 kill $granter 2>/dev/null
 wait $granter 2>/dev/null
 check $rc "dmabridge xen export maps refs, xen info sees the node"
+# Every grant and grant mapping of dom0's module is gone again.
+left=$(grep -v ' 0$' /sys/kernel/debug/dmabridge-xen/objects)
+rc=$?
+echo "$left" | sed 's/^/# /'
+[ $rc = 1 ] && rc=0 || rc=1
+check $rc "dom0 holds no grant or grant mapping afterwards"
 [ $fails = 0 ]

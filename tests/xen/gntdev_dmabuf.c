@@ -33,9 +33,12 @@ FIXTURE_TEARDOWN(self)
 {
 	if (!self->g.map)
 		return;
+	char left[64] = "";
+
 	grant_free(&self->g);
 	close(self->ti);
 	close(self->dev);
+	EXPECT_EQ(0, gdb_objects_left(left, sizeof(left))) TH_LOG("left: %s", left);
 }
 
 /* The exported dma-buf is the granted pages: no copy either way. */

@@ -62,9 +62,12 @@ FIXTURE_TEARDOWN(map)
 {
 	if (!self->g.map)
 		return;
+	char left[64] = "";
+
 	close(self->dev);
 	vgem_buf_free(&self->v);
 	grant_free(&self->g);
+	EXPECT_EQ(0, gdb_objects_left(left, sizeof(left))) TH_LOG("left: %s", left);
 }
 
 /* The frontend's bytes through the owner's own map, both ways. */

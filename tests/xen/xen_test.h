@@ -258,6 +258,32 @@ static inline void vgem_buf_free(struct vgem_buf *b)
 	close(b->card);
 }
 
+#define GDB_OBJECTS	"/sys/kernel/debug/dmabridge-xen/objects"
+
+/*
+ * 0 when the module holds no grant or grant mapping (see
+ * kernel/xen/gntdev_dmabuf.h), else -1 with the first count that is not
+ * zero in what, or -errno.
+ */
+static inline int gdb_objects_left(char *what, size_t len)
+{
+	FILE *f = fopen(GDB_OBJECTS, "r");
+	char line[64];
+	long n;
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	while (!ret && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %ld", &n) != 1 || n) {
+			snprintf(what, len, "%s", line);
+			ret = -1;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
 static inline long mem_free_kb(void)
 {
 	char line[128];
