@@ -52,7 +52,7 @@ int parse_uint(const char *s, unsigned int max, unsigned int *out);
 
 /*
  * An open file to inspect: "N" (this process), "/proc/self/fd/N",
- * "/dev/fd/N", or "/proc/PID/fd/N".  pid 0 means this process.
+ * "/dev/fd/N", "/proc/PID/fd/N" or "PID:N".  pid 0 means this process.
  */
 int parse_fd_ref(const char *s, pid_t *pid, int *fd);
 

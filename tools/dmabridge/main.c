@@ -19,7 +19,8 @@ static const char usage[] =
 "  heap list             dma-buf heaps: whose, properties, usage\n"
 "  heap alloc NAME SIZE  allocate from a heap, fill, verify and show it\n"
 "  fence ...             timelines, fences and waits for shell scripts\n"
-"  xen info|export ...   Xen grant refs as dma-bufs (/dev/xen/gntdev-dmabuf)\n"
+"  xen ...               Xen grant refs to and from dma-bufs: info, export,\n"
+"                        grant, map, inspect (/dev/xen/gntdev-dmabuf)\n"
 "\n"
 "Run 'dmabridge COMMAND --help' for a command's options.\n"
 "Exit status: 0 success, 1 runtime error, 2 usage error.\n";

@@ -123,16 +123,32 @@ int parse_uint(const char *s, unsigned int max, unsigned int *out)
 	return 0;
 }
 
+/* A process id of @len characters at @s: 1..INT_MAX, decimal. */
+static int parse_pid(const char *s, size_t len, unsigned int *pid)
+{
+	char num[16];
+
+	if (len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	if (parse_uint(num, INT_MAX, pid) || *pid == 0)
+		return -EINVAL;
+	return 0;
+}
+
 int parse_fd_ref(const char *s, pid_t *pid, int *fd)
 {
 	unsigned int p = 0, n;
 	const char *rest;
-	char num[16];
-	size_t len;
 
 	if (!s)
 		return -EINVAL;
-	if (is_digit(s[0])) {
+	if (is_digit(s[0]) && strchr(s, ':')) {
+		rest = strchr(s, ':') + 1;
+		if (parse_pid(s, (size_t)(rest - 1 - s), &p))
+			return -EINVAL;
+	} else if (is_digit(s[0])) {
 		rest = s;
 	} else if (!strncmp(s, "/dev/fd/", 8)) {
 		rest = s + 8;
@@ -141,14 +157,8 @@ int parse_fd_ref(const char *s, pid_t *pid, int *fd)
 	} else if (!strncmp(s, "/proc/", 6) && is_digit(s[6])) {
 		const char *slash = strchr(s + 6, '/');
 
-		if (!slash || strncmp(slash, "/fd/", 4))
-			return -EINVAL;
-		len = (size_t)(slash - (s + 6));
-		if (len >= sizeof(num))
-			return -EINVAL;
-		memcpy(num, s + 6, len);
-		num[len] = '\0';
-		if (parse_uint(num, INT_MAX, &p) || p == 0)
+		if (!slash || strncmp(slash, "/fd/", 4) ||
+		    parse_pid(s + 6, (size_t)(slash - (s + 6)), &p))
 			return -EINVAL;
 		rest = slash + 4;
 	} else {
