@@ -499,8 +499,9 @@ DMABRIDGE_API int dmabridge_fence_export(int dmabuf, unsigned int access);
  * Xen grant refs to and from dma-bufs (docs/xen.md)
  *
  * libxengnttab's xengnttab_dmabuf_* calls in the same shape (and the
- * three MAP calls proposed for it), on dmabridge's node: the gntdev dma-buf ioctls of kernels without
- * CONFIG_XEN_GNTDEV_DMABUF.  @dev is a descriptor from
+ * three MAP calls proposed for it), on dmabridge's node: the gntdev
+ * dma-buf ioctls of kernels without CONFIG_XEN_GNTDEV_DMABUF.  @dev is a
+ * descriptor from
  * dmabridge_xen_open().  All return 0 or a negative errno.
  */
 

@@ -63,11 +63,8 @@ DEFINE_MUTEX(gdb_lock);
 
 /* A peer's grants mapped into local pages and exported as a dma-buf. */
 struct gdb_exp {
-	struct kref kref;		/* the dma-buf, and each waiter */
-	struct list_head node;		/* on gdb_file.exports */
-	struct completion released;
+	struct gdb_waitable w;		/* on gdb_file.exports */
 	struct dma_buf *dmabuf;
-	int fd;
 	domid_t domid;
 	bool read_only;
 	unsigned int count;
@@ -147,23 +144,60 @@ int gdb_status_errno(s16 status)
 	}
 }
 
-/* The WAIT_RELEASED ioctls: 0 once done, else -ETIMEDOUT or -EINTR. */
-int gdb_wait_done(struct completion *done, u32 wait_to_ms)
+void gdb_waitable_init(struct gdb_waitable *w, void (*free)(struct kref *))
 {
+	kref_init(&w->kref);
+	INIT_LIST_HEAD(&w->node);
+	init_completion(&w->released);
+	w->free = free;
+}
+
+/*
+ * EXP_WAIT_RELEASED and MAP_WAIT_RELEASED: the same struct, and the same
+ * wait for something on one of the file's lists: 0 once released,
+ * -ETIMEDOUT, -EINTR, or -ENOENT when nothing by that fd is listed.
+ */
+long gdb_wait_released(struct list_head *list, void __user *uarg)
+{
+	struct ioctl_gntdev_dmabuf_exp_wait_released op;
+	struct gdb_waitable *w, *found = NULL;
 	long left;
 
-	left = wait_for_completion_interruptible_timeout(done,
-							 msecs_to_jiffies(wait_to_ms));
-	if (left < 0)
-		return left;
-	return completion_done(done) || left ? 0 : -ETIMEDOUT;
+	BUILD_BUG_ON(sizeof(op) !=
+		     sizeof(struct ioctl_gntdev_dmabuf_map_wait_released));
+	BUILD_BUG_ON(offsetof(typeof(op), wait_to_ms) !=
+		     offsetof(struct ioctl_gntdev_dmabuf_map_wait_released,
+			      wait_to_ms));
+	if (copy_from_user(&op, uarg, sizeof(op)))
+		return -EFAULT;
+	if (op.fd > INT_MAX)
+		return -EINVAL;
+
+	mutex_lock(&gdb_lock);
+	list_for_each_entry(w, list, node) {
+		if (w->fd == op.fd) {
+			found = w;
+			kref_get(&found->kref);
+			break;
+		}
+	}
+	mutex_unlock(&gdb_lock);
+	if (!found)
+		return -ENOENT;
+
+	left = wait_for_completion_interruptible_timeout(&found->released,
+							 msecs_to_jiffies(op.wait_to_ms));
+	if (left >= 0)
+		left = completion_done(&found->released) || left ? 0 : -ETIMEDOUT;
+	kref_put(&found->kref, found->free);
+	return left;
 }
 
 /* ---- export: the dma-buf side --------------------------------------- */
 
 static void gdb_exp_free(struct kref *kref)
 {
-	struct gdb_exp *exp = container_of(kref, struct gdb_exp, kref);
+	struct gdb_exp *exp = container_of(kref, struct gdb_exp, w.kref);
 
 	mutex_destroy(&exp->lock);
 	kfree(exp);
@@ -487,11 +521,11 @@ static void gdb_exp_release(struct dma_buf *dmabuf)
 	kvfree(exp->refs);
 
 	mutex_lock(&gdb_lock);
-	if (!list_empty(&exp->node))
-		list_del_init(&exp->node);
+	if (!list_empty(&exp->w.node))
+		list_del_init(&exp->w.node);
 	mutex_unlock(&gdb_lock);
-	complete_all(&exp->released);
-	kref_put(&exp->kref, gdb_exp_free);
+	complete_all(&exp->w.released);
+	kref_put(&exp->w.kref, gdb_exp_free);
 }
 
 static const struct dma_buf_ops gdb_dma_buf_ops = {
@@ -578,9 +612,7 @@ static long gdb_exp_from_refs(struct gdb_file *file, void __user *uarg)
 	exp = kzalloc(sizeof(*exp), GFP_KERNEL);
 	if (!exp)
 		return -ENOMEM;
-	kref_init(&exp->kref);
-	INIT_LIST_HEAD(&exp->node);
-	init_completion(&exp->released);
+	gdb_waitable_init(&exp->w, gdb_exp_free);
 	mutex_init(&exp->lock);
 	INIT_LIST_HEAD(&exp->attachments);
 	exp->count = op.count;
@@ -622,19 +654,19 @@ static long gdb_exp_from_refs(struct gdb_file *file, void __user *uarg)
 	 * Once the fd exists another thread may close it and release the
 	 * buffer: keep exp until it is on the list (or known released).
 	 */
-	kref_get(&exp->kref);
+	kref_get(&exp->w.kref);
 	fd = dma_buf_fd(exp->dmabuf, O_CLOEXEC);
 	if (fd < 0) {
 		dma_buf_put(exp->dmabuf);	/* release frees the rest */
-		kref_put(&exp->kref, gdb_exp_free);
+		kref_put(&exp->w.kref, gdb_exp_free);
 		return fd;
 	}
-	exp->fd = fd;
+	exp->w.fd = fd;
 	mutex_lock(&gdb_lock);
-	if (!completion_done(&exp->released))
-		list_add(&exp->node, &file->exports);
+	if (!completion_done(&exp->w.released))
+		list_add(&exp->w.node, &file->exports);
 	mutex_unlock(&gdb_lock);
-	kref_put(&exp->kref, gdb_exp_free);
+	kref_put(&exp->w.kref, gdb_exp_free);
 	if (put_user(fd, &u->fd))
 		return -EFAULT;	/* as upstream: the fd stays, owned by the caller */
 	return 0;
@@ -647,35 +679,7 @@ err_free:
 	kvfree(exp->refs);
 	kvfree(exp->pages);
 	kvfree(exp->handles);
-	kref_put(&exp->kref, gdb_exp_free);
-	return ret;
-}
-
-static long gdb_exp_wait_released(struct gdb_file *file, void __user *uarg)
-{
-	struct ioctl_gntdev_dmabuf_exp_wait_released op;
-	struct gdb_exp *exp, *found = NULL;
-	int ret;
-
-	if (copy_from_user(&op, uarg, sizeof(op)))
-		return -EFAULT;
-	if (op.fd > INT_MAX)
-		return -EINVAL;
-
-	mutex_lock(&gdb_lock);
-	list_for_each_entry(exp, &file->exports, node) {
-		if (exp->fd == op.fd) {
-			found = exp;
-			kref_get(&found->kref);
-			break;
-		}
-	}
-	mutex_unlock(&gdb_lock);
-	if (!found)
-		return -ENOENT;
-
-	ret = gdb_wait_done(&found->released, op.wait_to_ms);
-	kref_put(&found->kref, gdb_exp_free);
+	kref_put(&exp->w.kref, gdb_exp_free);
 	return ret;
 }
 
@@ -832,7 +836,7 @@ static long gdb_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 	case IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS:
 		return gdb_exp_from_refs(file, uarg);
 	case IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED:
-		return gdb_exp_wait_released(file, uarg);
+		return gdb_wait_released(&file->exports, uarg);
 	case IOCTL_GNTDEV_DMABUF_IMP_TO_REFS:
 		return gdb_imp_to_refs(file, uarg);
 	case IOCTL_GNTDEV_DMABUF_IMP_RELEASE:
@@ -842,7 +846,7 @@ static long gdb_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 	case IOCTL_GNTDEV_DMABUF_MAP_RELEASE:
 		return gdb_map_release(file, uarg);
 	case IOCTL_GNTDEV_DMABUF_MAP_WAIT_RELEASED:
-		return gdb_map_wait_released(file, uarg);
+		return gdb_wait_released(&file->maps, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -871,8 +875,8 @@ static int gdb_release(struct inode *inode, struct file *f)
 
 	/* Exported buffers live on with their fds, unlisted. */
 	mutex_lock(&gdb_lock);
-	list_for_each_entry_safe(exp, etmp, &file->exports, node)
-		list_del_init(&exp->node);
+	list_for_each_entry_safe(exp, etmp, &file->exports, w.node)
+		list_del_init(&exp->w.node);
 	list_splice_init(&file->imports, &imports);
 	mutex_unlock(&gdb_lock);
 	list_for_each_entry_safe(imp, itmp, &imports, node)

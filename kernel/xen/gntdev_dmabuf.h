@@ -5,6 +5,7 @@
 
 #include <linux/atomic.h>
 #include <linux/completion.h>
+#include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -53,12 +54,22 @@ static inline bool gdb_valid_domid(u32 domid)
 }
 
 int gdb_status_errno(s16 status);
-int gdb_wait_done(struct completion *done, u32 wait_to_ms);
+
+/* What the WAIT_RELEASED ioctls wait for: an export or a MAP mapping. */
+struct gdb_waitable {
+	struct kref kref;		/* the object, and each waiter */
+	struct list_head node;		/* on its file's list, until released */
+	struct completion released;
+	int fd;				/* the descriptor number it goes by */
+	void (*free)(struct kref *kref);
+};
+
+void gdb_waitable_init(struct gdb_waitable *w, void (*free)(struct kref *));
+long gdb_wait_released(struct list_head *list, void __user *uarg);
 
 /* map_refs.c: grant refs as the backing storage of an existing dma-buf. */
 long gdb_map_refs_to_buf(struct gdb_file *file, void __user *uarg);
 long gdb_map_release(struct gdb_file *file, void __user *uarg);
-long gdb_map_wait_released(struct gdb_file *file, void __user *uarg);
 void gdb_map_file_closed(struct gdb_file *file);
 int gdb_map_init(void);
 void gdb_map_exit(void);

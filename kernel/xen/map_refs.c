@@ -47,11 +47,8 @@
 #include "gntdev_dmabuf.h"
 
 struct gdb_map {
-	struct kref kref;		/* the mapping, and each waiter */
-	struct list_head node;		/* on gdb_file.maps, until released */
-	struct completion released;
+	struct gdb_waitable w;		/* on gdb_file.maps */
 	struct work_struct release_work;
-	int fd;				/* as given to MAP_REFS_TO_BUF */
 	bool releasing;			/* under gdb_lock */
 
 	struct dma_buf *dmabuf;
@@ -342,7 +339,7 @@ static bool gdb_map_try_release(struct gdb_map *m)
 
 static void gdb_map_free(struct kref *kref)
 {
-	struct gdb_map *m = container_of(kref, struct gdb_map, kref);
+	struct gdb_map *m = container_of(kref, struct gdb_map, w.kref);
 
 	kvfree(m->refs);
 	kvfree(m->pages);
@@ -367,10 +364,10 @@ static void gdb_map_finish(struct gdb_map *m)
 {
 	gdb_map_put_buf(m);
 	mutex_lock(&gdb_lock);
-	list_del_init(&m->node);
+	list_del_init(&m->w.node);
 	mutex_unlock(&gdb_lock);
-	complete_all(&m->released);
-	kref_put(&m->kref, gdb_map_free);
+	complete_all(&m->w.released);
+	kref_put(&m->w.kref, gdb_map_free);
 }
 
 static void gdb_map_release_work(struct work_struct *work)
@@ -442,11 +439,9 @@ static struct gdb_map *gdb_map_alloc(const struct ioctl_gntdev_dmabuf_map_refs_t
 
 	if (!m)
 		return NULL;
-	kref_init(&m->kref);
-	INIT_LIST_HEAD(&m->node);
-	init_completion(&m->released);
+	gdb_waitable_init(&m->w, gdb_map_free);
 	INIT_WORK(&m->release_work, gdb_map_release_work);
-	m->fd = op->fd;
+	m->w.fd = op->fd;
 	m->domid = op->domid;
 	m->count = op->count;
 	m->refs = kvmalloc_array(op->count, sizeof(*m->refs), GFP_KERNEL);
@@ -454,7 +449,7 @@ static struct gdb_map *gdb_map_alloc(const struct ioctl_gntdev_dmabuf_map_refs_t
 	m->handles = kvcalloc(op->count, sizeof(*m->handles), GFP_KERNEL);
 	m->frames = kvcalloc(op->count, sizeof(*m->frames), GFP_KERNEL);
 	if (!m->refs || !m->pages || !m->handles || !m->frames) {
-		kref_put(&m->kref, gdb_map_free);
+		kref_put(&m->w.kref, gdb_map_free);
 		return NULL;
 	}
 	return m;
@@ -513,13 +508,13 @@ long gdb_map_refs_to_buf(struct gdb_file *file, void __user *uarg)
 		goto err;
 
 	mutex_lock(&gdb_lock);
-	list_add(&m->node, &file->maps);
+	list_add(&m->w.node, &file->maps);
 	mutex_unlock(&gdb_lock);
 	return 0;
 
 err:
 	gdb_map_put_buf(m);
-	kref_put(&m->kref, gdb_map_free);
+	kref_put(&m->w.kref, gdb_map_free);
 	return ret;
 }
 
@@ -538,7 +533,7 @@ long gdb_map_release(struct gdb_file *file, void __user *uarg)
 		return PTR_ERR(dmabuf);
 
 	mutex_lock(&gdb_lock);
-	list_for_each_entry(m, &file->maps, node) {
+	list_for_each_entry(m, &file->maps, w.node) {
 		if (m->dmabuf == dmabuf && !m->releasing) {
 			found = m;
 			found->releasing = true;
@@ -553,33 +548,6 @@ long gdb_map_release(struct gdb_file *file, void __user *uarg)
 	return 0;
 }
 
-long gdb_map_wait_released(struct gdb_file *file, void __user *uarg)
-{
-	struct ioctl_gntdev_dmabuf_map_wait_released op;
-	struct gdb_map *m, *found = NULL;
-	int ret;
-
-	if (copy_from_user(&op, uarg, sizeof(op)))
-		return -EFAULT;
-	if (op.fd > INT_MAX)
-		return -EINVAL;
-
-	mutex_lock(&gdb_lock);
-	list_for_each_entry(m, &file->maps, node) {
-		if (m->fd == op.fd) {
-			found = m;
-			kref_get(&found->kref);
-			break;
-		}
-	}
-	mutex_unlock(&gdb_lock);
-	if (!found)
-		return -ENOENT;
-	ret = gdb_wait_done(&found->released, op.wait_to_ms);
-	kref_put(&found->kref, gdb_map_free);
-	return ret;
-}
-
 /* The file's mappings end with it, once their buffers are idle. */
 void gdb_map_file_closed(struct gdb_file *file)
 {
@@ -587,18 +555,18 @@ void gdb_map_file_closed(struct gdb_file *file)
 	LIST_HEAD(maps);
 
 	mutex_lock(&gdb_lock);
-	list_for_each_entry_safe(m, tmp, &file->maps, node) {
+	list_for_each_entry_safe(m, tmp, &file->maps, w.node) {
 		/* A release under way finishes by itself. */
 		if (m->releasing) {
-			list_del_init(&m->node);
+			list_del_init(&m->w.node);
 			continue;
 		}
 		m->releasing = true;
-		list_move(&m->node, &maps);
+		list_move(&m->w.node, &maps);
 	}
 	mutex_unlock(&gdb_lock);
-	list_for_each_entry_safe(m, tmp, &maps, node) {
-		list_del_init(&m->node);
+	list_for_each_entry_safe(m, tmp, &maps, w.node) {
+		list_del_init(&m->w.node);
 		gdb_map_start_release(m);
 	}
 }

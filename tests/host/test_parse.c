@@ -126,6 +126,11 @@ static void fd_refs(void)
 		{ "", -EINVAL, 0, 0 },
 		{ "/dev/udmabuf", -EINVAL, 0, 0 },
 		{ "2147483648", -EINVAL, 0, 0 },
+		{ "12:3", 0, 12, 3 },
+		{ "0:3", -EINVAL, 0, 0 },
+		{ "12:", -EINVAL, 0, 0 },
+		{ "12:3:4", -EINVAL, 0, 0 },
+		{ ":3", -EINVAL, 0, 0 },
 	};
 	size_t i;
 
