@@ -24,6 +24,7 @@
 
 #include <linux/dma-buf.h>
 #include <linux/dma-resv.h>
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
@@ -270,9 +271,13 @@ static void gdb_unlock_users(struct dma_buf *dmabuf)
 #endif
 }
 
-static bool gdb_buf_idle(struct dma_buf *dmabuf)
+/* No attachment but ours, no CPU mapping, no fence pending. */
+static bool gdb_buf_unused(struct dma_buf *dmabuf)
 {
-	return dma_resv_test_signaled(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP);
+	return list_is_singular(&dmabuf->attachments) &&
+	       !dmabuf->vmapping_counter &&
+	       !mapping_mapped(dmabuf->file->f_mapping) &&
+	       dma_resv_test_signaled(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP);
 }
 
 /*
@@ -292,9 +297,7 @@ static int gdb_map_take(struct gdb_map *m)
 
 	gdb_lock_users(dmabuf);
 	WRITE_ONCE(dmabuf->ops, &m->held_ops);
-	if (!list_is_singular(&dmabuf->attachments) ||
-	    dmabuf->vmapping_counter ||
-	    mapping_mapped(dmabuf->file->f_mapping) || !gdb_buf_idle(dmabuf))
+	if (!gdb_buf_unused(dmabuf))
 		goto out;
 	mutex_lock(&gdb_swap_lock);
 	ret = gdb_hold_pfns(m);
@@ -317,14 +320,18 @@ out:
 	return ret;
 }
 
-/* Gives the pages back if the buffer's fences are all done. */
+/*
+ * Gives the pages back once nothing can reach the peer's frames through
+ * the buffer: its fences are done, and an importer or mapping that got in
+ * with the exporter's ops just before they were swapped has let go.
+ */
 static bool gdb_map_try_release(struct gdb_map *m)
 {
 	struct dma_buf *dmabuf = m->dmabuf;
 	bool idle;
 
 	gdb_lock_users(dmabuf);
-	idle = gdb_buf_idle(dmabuf);
+	idle = gdb_buf_unused(dmabuf);
 	if (idle) {
 		mutex_lock(&gdb_swap_lock);
 		gdb_map_swap_out(m);
@@ -374,11 +381,17 @@ static void gdb_map_release_work(struct work_struct *work)
 {
 	struct gdb_map *m = container_of(work, struct gdb_map, release_work);
 
-	/* Fences signal in bounded time; new ones may come while waiting. */
-	do {
+	/*
+	 * Fences signal in bounded time, and new ones may come meanwhile;
+	 * a user left over from before the hold has nothing to wait on.
+	 */
+	for (;;) {
 		dma_resv_wait_timeout(m->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
 				      false, MAX_SCHEDULE_TIMEOUT);
-	} while (!gdb_map_try_release(m));
+		if (gdb_map_try_release(m))
+			break;
+		msleep(20);
+	}
 	gdb_map_finish(m);
 }
 
