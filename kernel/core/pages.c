@@ -43,6 +43,74 @@ static unsigned int dmabridge_max_segment(struct device *dev)
 	return max_t(size_t, round_down(seg, PAGE_SIZE), PAGE_SIZE);
 }
 
+void dmabridge_pages_add(struct dmabridge_pages *buf, struct page *page,
+			 pgoff_t nr)
+{
+	const struct dmabridge_pages_run *last;
+
+	if (buf->nr_runs) {
+		last = &buf->runs[buf->nr_runs - 1];
+		if (page_to_pfn(page) == page_to_pfn(last->page) +
+					 (buf->nr_pages - last->offset)) {
+			buf->nr_pages += nr;
+			return;
+		}
+	}
+	buf->runs[buf->nr_runs++] = (struct dmabridge_pages_run){
+		.page = page, .offset = buf->nr_pages,
+	};
+	buf->nr_pages += nr;
+}
+EXPORT_SYMBOL_GPL(dmabridge_pages_add);
+
+/* The run that holds page @pgoff of the buffer (which has it). */
+static const struct dmabridge_pages_run *
+dmabridge_pages_find(const struct dmabridge_pages *buf, pgoff_t pgoff)
+{
+	unsigned long lo = 0, hi = buf->nr_runs - 1;
+
+	while (lo < hi) {
+		unsigned long mid = lo + (hi - lo + 1) / 2;
+
+		if (buf->runs[mid].offset <= pgoff)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return &buf->runs[lo];
+}
+
+/* One sg entry per run, or per piece of a run longer than @max_seg bytes. */
+static int dmabridge_pages_sgt(struct dmabridge_pages *buf,
+			       struct sg_table *sgt, unsigned int max_seg)
+{
+	pgoff_t seg_pages = max_seg >> PAGE_SHIFT;
+	unsigned int nents = 0;
+	struct scatterlist *sg;
+	unsigned long i;
+	int ret;
+
+	for (i = 0; i < buf->nr_runs; i++)
+		nents += DIV_ROUND_UP(dmabridge_run_pages(buf, i), seg_pages);
+	ret = sg_alloc_table(sgt, nents, GFP_KERNEL);
+	if (ret)
+		return ret;
+
+	sg = sgt->sgl;
+	for (i = 0; i < buf->nr_runs; i++) {
+		pgoff_t done, len = dmabridge_run_pages(buf, i);
+
+		for (done = 0; done < len; done += seg_pages) {
+			pgoff_t n = min(len - done, seg_pages);
+
+			sg_set_page(sg, nth_page(buf->runs[i].page, done),
+				    n << PAGE_SHIFT, 0);
+			sg = sg_next(sg);
+		}
+	}
+	return 0;
+}
+
 static int dmabridge_pages_attach(struct dma_buf *dmabuf,
 				  struct dma_buf_attachment *attachment)
 {
@@ -54,11 +122,8 @@ static int dmabridge_pages_attach(struct dma_buf *dmabuf,
 	if (!a)
 		return -ENOMEM;
 
-	ret = sg_alloc_table_from_pages_segment(&a->sgt, buf->pages,
-						buf->nr_pages, 0,
-						dmabuf->size,
-						dmabridge_max_segment(attachment->dev),
-						GFP_KERNEL);
+	ret = dmabridge_pages_sgt(buf, &a->sgt,
+				  dmabridge_max_segment(attachment->dev));
 	if (ret) {
 		kfree(a);
 		return ret;
@@ -175,17 +240,21 @@ static int dmabridge_pages_end_cpu_access(struct dma_buf *dmabuf,
 }
 
 /*
- * mmap populates every page table entry, so a fault only comes after the
- * kernel has zapped some (e.g. madvise(MADV_DONTNEED)).
+ * mmap populates every page table entry, so a fault only comes if the
+ * kernel zapped some (madvise() refuses PFN mappings): rare enough for a
+ * search of the runs.
  */
 static vm_fault_t dmabridge_pages_fault(struct vm_fault *vmf)
 {
 	struct dmabridge_pages *buf = vmf->vma->vm_private_data;
+	const struct dmabridge_pages_run *run;
 
 	if (vmf->pgoff >= buf->nr_pages)
 		return VM_FAULT_SIGBUS;
+	run = dmabridge_pages_find(buf, vmf->pgoff);
 	return vmf_insert_pfn(vmf->vma, vmf->address,
-			      page_to_pfn(buf->pages[vmf->pgoff]));
+			      page_to_pfn(run->page) +
+			      (vmf->pgoff - run->offset));
 }
 
 static const struct vm_operations_struct dmabridge_pages_vm_ops = {
@@ -194,29 +263,29 @@ static const struct vm_operations_struct dmabridge_pages_vm_ops = {
 
 /*
  * The pages are pinned and present, so the whole mapping is filled in at
- * once, one remap per physically contiguous run: cheaper than a fault per
- * page, and what upstream's system heap does.
+ * once, one remap per run: cheaper than a fault per page, and what
+ * upstream's system heap does.  The caller (dma_buf_mmap) has checked that
+ * the mapping lies inside the buffer.
  */
 static int dmabridge_pages_populate(struct dmabridge_pages *buf,
 				    struct vm_area_struct *vma)
 {
 	pgoff_t pgoff = vma->vm_pgoff, end = pgoff + vma_pages(vma);
+	const struct dmabridge_pages_run *run;
 	unsigned long addr = vma->vm_start;
 	int ret;
 
-	while (pgoff < end) {
-		unsigned long pfn = page_to_pfn(buf->pages[pgoff]);
-		pgoff_t run = 1;
+	for (run = dmabridge_pages_find(buf, pgoff); pgoff < end; run++) {
+		pgoff_t skip = pgoff - run->offset;
+		pgoff_t n = min(dmabridge_run_pages(buf, run - buf->runs) - skip,
+				end - pgoff);
 
-		while (pgoff + run < end &&
-		       page_to_pfn(buf->pages[pgoff + run]) == pfn + run)
-			run++;
-		ret = remap_pfn_range(vma, addr, pfn, run << PAGE_SHIFT,
-				      vma->vm_page_prot);
+		ret = remap_pfn_range(vma, addr, page_to_pfn(run->page) + skip,
+				      n << PAGE_SHIFT, vma->vm_page_prot);
 		if (ret)
 			return ret;
-		addr += run << PAGE_SHIFT;
-		pgoff += run;
+		addr += n << PAGE_SHIFT;
+		pgoff += n;
 		cond_resched();
 	}
 	return 0;
@@ -251,12 +320,26 @@ static int dmabridge_pages_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
 	struct dmabridge_pages *buf = dmabuf->priv;
 	pgprot_t prot = buf->read_only ? PAGE_KERNEL_RO : PAGE_KERNEL;
+	struct page **pages;
+	unsigned long i;
+	pgoff_t n = 0;
 	void *vaddr;
 
 	if (buf->write_combine)
 		prot = pgprot_writecombine(prot);
 
-	vaddr = vmap(buf->pages, buf->nr_pages, VM_MAP, prot);
+	/* vmap() wants a page per entry, but only while it maps them. */
+	pages = kvmalloc_array(buf->nr_pages, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	for (i = 0; i < buf->nr_runs; i++) {
+		pgoff_t j, len = dmabridge_run_pages(buf, i);
+
+		for (j = 0; j < len; j++)
+			pages[n++] = nth_page(buf->runs[i].page, j);
+	}
+	vaddr = vmap(pages, n, VM_MAP, prot);
+	kvfree(pages);
 	if (!vaddr)
 		return -ENOMEM;
 
@@ -317,7 +400,8 @@ struct dma_buf *dmabridge_pages_export(struct dmabridge_pages *buf,
 	struct dma_buf *dmabuf;
 
 	/* sg tables count pages in an unsigned int. */
-	if (!buf->nr_pages || buf->nr_pages > UINT_MAX)
+	if (!buf->nr_pages || buf->nr_pages > UINT_MAX || !buf->nr_runs ||
+	    buf->runs[0].offset)
 		return ERR_PTR(-EINVAL);
 
 	mutex_init(&buf->lock);

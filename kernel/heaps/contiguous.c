@@ -42,6 +42,8 @@ static struct contiguous_region *heap_region(struct dmabridge_heap *heap)
 
 struct contiguous_buffer {
 	struct dmabridge_pages buf;
+	/* The buffer is one run: the range it was given. */
+	struct dmabridge_pages_run run;
 	struct contiguous_region *region;
 	unsigned long addr;
 };
@@ -62,7 +64,6 @@ static void contiguous_release(struct dmabridge_pages *pages_buf)
 
 	gen_pool_free(region->pool, buffer->addr, len);
 	dmabridge_heap_account(&region->heap, -1, -(s64)len);
-	kvfree(buffer->buf.pages);
 	kfree(buffer);
 }
 
@@ -74,7 +75,7 @@ static struct dma_buf *contiguous_allocate(struct dmabridge_heap *heap,
 					   size_t len, u32 fd_flags)
 {
 	struct contiguous_region *region = heap_region(heap);
-	pgoff_t i, nr = len >> PAGE_SHIFT;
+	pgoff_t nr = len >> PAGE_SHIFT;
 	struct contiguous_buffer *buffer;
 	struct dma_buf *dmabuf;
 	int ret = -ENOMEM;
@@ -84,34 +85,28 @@ static struct dma_buf *contiguous_allocate(struct dmabridge_heap *heap,
 	buffer = kzalloc(sizeof(*buffer), GFP_KERNEL);
 	if (!buffer)
 		return ERR_PTR(-ENOMEM);
-	buffer->buf.pages = kvmalloc_array(nr, sizeof(*buffer->buf.pages),
-					   GFP_KERNEL);
-	if (!buffer->buf.pages)
-		goto err_buffer;
 	buffer->addr = gen_pool_alloc(region->pool, len);
 	if (!buffer->addr)
-		goto err_pages;
+		goto err_buffer;
 
 	/* The previous owner's bytes must not show. */
 	memset(region->vaddr + (buffer->addr - region->start), 0, len);
-	for (i = 0; i < nr; i++)
-		buffer->buf.pages[i] = pfn_to_page(PHYS_PFN(buffer->addr) + i);
+	buffer->buf.runs = &buffer->run;
+	dmabridge_pages_add(&buffer->buf, pfn_to_page(PHYS_PFN(buffer->addr)),
+			    nr);
 
 	buffer->region = region;
-	buffer->buf.nr_pages = nr;
 	buffer->buf.file_mode = fd_flags & O_ACCMODE;
 	buffer->buf.ops = &contiguous_buffer_ops;
 	dmabuf = dmabridge_pages_export(&buffer->buf, THIS_MODULE, heap->name);
 	if (IS_ERR(dmabuf)) {
 		ret = PTR_ERR(dmabuf);
 		gen_pool_free(region->pool, buffer->addr, len);
-		goto err_pages;
+		goto err_buffer;
 	}
 	dmabridge_heap_account(heap, 1, len);
 	return dmabuf;
 
-err_pages:
-	kvfree(buffer->buf.pages);
 err_buffer:
 	kfree(buffer);
 	return ERR_PTR(ret);

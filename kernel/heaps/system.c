@@ -51,6 +51,8 @@ struct system_buffer {
 	struct dmabridge_pages buf;
 	struct dmabridge_heap *heap;
 	struct dmabridge_pool *pool;
+	/* Room for the run of a one-chunk buffer, which then needs no array. */
+	struct dmabridge_pages_run run;
 };
 
 static struct system_heap system_heaps[DMABRIDGE_NR_POOL_KINDS];
@@ -60,39 +62,48 @@ static unsigned int chunk_order(struct page *page)
 	return PageCompound(page) ? compound_order(page) : 0;
 }
 
-/* Chunks of pages[from, to) back to the pool: their pages get zeroed. */
-static void system_give_back(struct dmabridge_pool *pool, struct page **pages,
-			     pgoff_t from, pgoff_t to)
+/* Chunks on @chunks (linked by page->lru) back to the pool, to be zeroed. */
+static void system_give_list(struct dmabridge_pool *pool,
+			     struct list_head *chunks)
 {
-	while (from < to) {
-		unsigned int order = chunk_order(pages[from]);
+	struct page *page, *next;
 
-		dmabridge_pool_give(pool, pages[from], order);
-		from += 1UL << order;
-	}
+	list_for_each_entry_safe(page, next, chunks, lru)
+		dmabridge_pool_give(pool, page, chunk_order(page));
 }
 
-static void system_free_fresh(struct page **pages, pgoff_t from, pgoff_t to)
+static void system_free_list(struct list_head *chunks)
 {
-	while (from < to) {
-		unsigned int order = chunk_order(pages[from]);
+	struct page *page, *next;
 
-		__free_pages(pages[from], order);
-		from += 1UL << order;
-	}
+	list_for_each_entry_safe(page, next, chunks, lru)
+		__free_pages(page, chunk_order(page));
 }
 
 static void system_buffer_release(struct dmabridge_pages *pages_buf)
 {
 	struct system_buffer *buffer =
 		container_of(pages_buf, struct system_buffer, buf);
+	struct dmabridge_pages *buf = &buffer->buf;
+	unsigned int order;
+	unsigned long i;
 
-	system_give_back(buffer->pool, buffer->buf.pages, 0,
-			 buffer->buf.nr_pages);
+	/* A run may hold several chunks that happened to be contiguous. */
+	for (i = 0; i < buf->nr_runs; i++) {
+		pgoff_t done, len = dmabridge_run_pages(buf, i);
+
+		for (done = 0; done < len; done += 1UL << order) {
+			struct page *page = nth_page(buf->runs[i].page, done);
+
+			order = chunk_order(page);
+			dmabridge_pool_give(buffer->pool, page, order);
+		}
+	}
 	dmabridge_pool_put(buffer->pool);
 	dmabridge_heap_account(buffer->heap, -1,
-			       -((s64)buffer->buf.nr_pages << PAGE_SHIFT));
-	kvfree(buffer->buf.pages);
+			       -((s64)buf->nr_pages << PAGE_SHIFT));
+	if (buf->runs != &buffer->run)
+		kvfree(buf->runs);
 	kfree(buffer);
 }
 
@@ -101,24 +112,23 @@ static const struct dmabridge_pages_ops system_buffer_ops = {
 };
 
 static struct page *system_alloc_chunk(struct dmabridge_pool *pool,
-				       pgoff_t left, bool *fresh,
-				       unsigned int *order)
+				       pgoff_t left, bool *fresh)
 {
 	gfp_t account = dmabridge_pool_charges(pool) ? __GFP_ACCOUNT : 0;
 	struct page *page;
-	unsigned int i;
+	unsigned int i, order;
 
 	for (i = 0; i < ARRAY_SIZE(system_orders); i++) {
-		*order = system_orders[i];
-		if (left < (1UL << *order))
+		order = system_orders[i];
+		if (left < (1UL << order))
 			continue;
-		page = dmabridge_pool_take(pool, *order);
+		page = dmabridge_pool_take(pool, order);
 		if (page) {
 			*fresh = false;
 			return page;
 		}
-		page = alloc_pages((*order ? HIGH_ORDER_GFP : LOW_ORDER_GFP) |
-				   account, *order);
+		page = alloc_pages((order ? HIGH_ORDER_GFP : LOW_ORDER_GFP) |
+				   account, order);
 		if (page) {
 			*fresh = true;
 			return page;
@@ -128,26 +138,31 @@ static struct page *system_alloc_chunk(struct dmabridge_pool *pool,
 }
 
 /*
- * Fills pages[] with chunks: pooled ones from the front, fresh ones from
- * the back.  A heap buffer's page order does not matter, and this keeps
- * the fresh pages together, for one switch to write-combining (one TLB
- * flush) and for freeing them directly if the allocation fails.
- * Returns the index where the fresh pages start.
+ * Gathers @nr pages in chunks, pooled ones on @pooled and fresh ones on
+ * @fresh, as upstream's system heap gathers its pages on a list: the
+ * buffer's runs can then be allocated at their final size, and the fresh
+ * pages, kept apart, are switched to write-combining together (one TLB
+ * flush) or freed directly if the allocation fails.  Returns the number
+ * of chunks, or an error with both lists emptied.
  */
-static long system_fill(struct dmabridge_pool *pool, struct page **pages,
-			pgoff_t nr)
+static long system_fill(struct dmabridge_pool *pool, pgoff_t nr,
+			struct list_head *pooled, struct list_head *fresh_list,
+			pgoff_t *nr_fresh)
 {
-	pgoff_t front = 0, back = nr;
 	bool drained = false;
+	pgoff_t done = 0;
+	long chunks = 0;
+	int ret;
 
-	while (front < back) {
-		unsigned int order, i;
+	while (done < nr) {
 		struct page *page;
 		bool fresh;
 
-		if (fatal_signal_pending(current))
-			goto err_intr;
-		page = system_alloc_chunk(pool, back - front, &fresh, &order);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto err;
+		}
+		page = system_alloc_chunk(pool, nr - done, &fresh);
 		if (!page) {
 			/* The cgroup's own pooled pages count against it. */
 			if (dmabridge_pool_charges(pool) && !drained) {
@@ -155,36 +170,56 @@ static long system_fill(struct dmabridge_pool *pool, struct page **pages,
 				drained = true;
 				continue;
 			}
-			system_give_back(pool, pages, 0, front);
-			system_free_fresh(pages, back, nr);
-			return -ENOMEM;
+			ret = -ENOMEM;
+			goto err;
 		}
+		list_add_tail(&page->lru, fresh ? fresh_list : pooled);
 		if (fresh)
-			back -= 1UL << order;
-		for (i = 0; i < (1U << order); i++)
-			pages[(fresh ? back : front) + i] = nth_page(page, i);
-		if (!fresh)
-			front += 1UL << order;
+			*nr_fresh += 1UL << chunk_order(page);
+		done += 1UL << chunk_order(page);
+		chunks++;
 		cond_resched();
 	}
-	return back;
+	return chunks;
 
-err_intr:
-	system_give_back(pool, pages, 0, front);
-	system_free_fresh(pages, back, nr);
-	return -EINTR;
+err:
+	system_give_list(pool, pooled);
+	system_free_list(fresh_list);
+	return ret;
 }
+
+#ifdef CONFIG_X86
+/* The kernel's linear map of @nr fresh pages on @chunks write-combined. */
+static int system_fresh_to_wc(struct list_head *chunks, pgoff_t nr)
+{
+	struct page **pages, *page;
+	pgoff_t n = 0, i;
+	int ret;
+
+	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	list_for_each_entry(page, chunks, lru)
+		for (i = 0; i < (1UL << chunk_order(page)); i++)
+			pages[n++] = nth_page(page, i);
+	ret = set_pages_array_wc(pages, n);
+	kvfree(pages);
+	return ret;
+}
+#endif
 
 static struct dma_buf *system_allocate(struct dmabridge_heap *heap,
 				       size_t len, u32 fd_flags)
 {
 	struct system_heap *sheap = container_of(heap, struct system_heap, heap);
 	bool uncached = sheap->kind == DMABRIDGE_POOL_UNCACHED;
-	pgoff_t nr = len >> PAGE_SHIFT;
+	pgoff_t nr = len >> PAGE_SHIFT, nr_fresh = 0;
 	struct system_buffer *buffer;
+	LIST_HEAD(pooled);
+	LIST_HEAD(fresh);
 	struct dma_buf *dmabuf;
-	struct page **pages;
-	long fresh_from;
+	struct page *page;
+	long chunks;
 	int ret;
 
 	/*
@@ -202,52 +237,57 @@ static struct dma_buf *system_allocate(struct dmabridge_heap *heap,
 	buffer = kzalloc(sizeof(*buffer), GFP_KERNEL);
 	if (!buffer)
 		return ERR_PTR(-ENOMEM);
-	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL | __GFP_NOWARN);
-	if (!pages) {
-		ret = -ENOMEM;
-		goto err_buffer;
-	}
 	buffer->pool = dmabridge_pool_get(sheap->kind, dmabridge_memcg_account);
 	if (IS_ERR(buffer->pool)) {
 		ret = PTR_ERR(buffer->pool);
-		goto err_pages;
+		goto err_buffer;
 	}
 
-	fresh_from = system_fill(buffer->pool, pages, nr);
-	if (fresh_from < 0) {
-		ret = fresh_from;
+	chunks = system_fill(buffer->pool, nr, &pooled, &fresh, &nr_fresh);
+	if (chunks < 0) {
+		ret = chunks;
 		goto err_pool;
 	}
+	buffer->buf.runs = chunks == 1 ? &buffer->run :
+			   kvmalloc_array(chunks, sizeof(*buffer->buf.runs),
+					  GFP_KERNEL);
+	if (!buffer->buf.runs) {
+		ret = -ENOMEM;
+		goto err_pages;
+	}
 #ifdef CONFIG_X86
-	if (uncached && fresh_from < nr) {
-		ret = set_pages_array_wc(pages + fresh_from, nr - fresh_from);
-		if (ret) {
-			system_free_fresh(pages, fresh_from, nr);
-			system_give_back(buffer->pool, pages, 0, fresh_from);
-			goto err_pool;
-		}
+	if (uncached && nr_fresh) {
+		ret = system_fresh_to_wc(&fresh, nr_fresh);
+		if (ret)
+			goto err_runs;
 	}
 #endif
+	/* Every chunk goes back to the pool from here on. */
+	list_splice_tail_init(&fresh, &pooled);
+	list_for_each_entry(page, &pooled, lru)
+		dmabridge_pages_add(&buffer->buf, page,
+				    1UL << chunk_order(page));
 
 	buffer->heap = heap;
-	buffer->buf.pages = pages;
-	buffer->buf.nr_pages = nr;
 	buffer->buf.file_mode = fd_flags & O_ACCMODE;
 	buffer->buf.write_combine = uncached;
 	buffer->buf.ops = &system_buffer_ops;
 	dmabuf = dmabridge_pages_export(&buffer->buf, THIS_MODULE, heap->name);
 	if (IS_ERR(dmabuf)) {
 		ret = PTR_ERR(dmabuf);
-		system_give_back(buffer->pool, pages, 0, nr);
-		goto err_pool;
+		goto err_runs;
 	}
 	dmabridge_heap_account(heap, 1, len);
 	return dmabuf;
 
+err_runs:
+	if (buffer->buf.runs != &buffer->run)
+		kvfree(buffer->buf.runs);
+err_pages:
+	system_give_list(buffer->pool, &pooled);
+	system_free_list(&fresh);
 err_pool:
 	dmabridge_pool_put(buffer->pool);
-err_pages:
-	kvfree(pages);
 err_buffer:
 	kfree(buffer);
 	return ERR_PTR(ret);

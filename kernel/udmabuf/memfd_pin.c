@@ -19,23 +19,57 @@
 
 #include "memfd_pin.h"
 
-int memfd_pinned_alloc(struct memfd_pinned *pinned, pgoff_t capacity)
+int memfd_pinned_alloc(struct memfd_pinned *pinned,
+		       struct dmabridge_pages *buf, pgoff_t capacity)
 {
-	*pinned = (struct memfd_pinned){ .capacity = capacity };
-	pinned->pages = kvmalloc_array(capacity, sizeof(*pinned->pages),
-				       GFP_KERNEL);
-	if (!pinned->pages)
+	*pinned = (struct memfd_pinned){ .buf = buf, .capacity = capacity };
+	/* At worst no two pages are physically contiguous. */
+	buf->runs = kvmalloc_array(capacity, sizeof(*buf->runs), GFP_KERNEL);
+	if (!buf->runs)
 		return -ENOMEM;
+	buf->nr_runs = 0;
+	buf->nr_pages = 0;
 #ifdef DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS
 	/* At worst every page is a folio of its own. */
 	pinned->folios = kvmalloc_array(capacity, sizeof(*pinned->folios),
 					GFP_KERNEL);
 	if (!pinned->folios) {
-		kvfree(pinned->pages);
+		kvfree(buf->runs);
 		return -ENOMEM;
 	}
 #endif
 	return 0;
+}
+
+/* @used of @capacity elements of *@array into an array of their size. */
+static void memfd_trim_array(void **array, size_t size,
+			     unsigned long used, unsigned long capacity)
+{
+	void *trimmed;
+
+	/* Not worth an allocation and a copy for less than a page. */
+	if ((capacity - used) * size < PAGE_SIZE)
+		return;
+	trimmed = kvmalloc_array(max(used, 1UL), size, GFP_KERNEL);
+	if (!trimmed)
+		return;
+	memcpy(trimmed, *array, used * size);
+	kvfree(*array);
+	*array = trimmed;
+}
+
+void memfd_pinned_trim(struct memfd_pinned *pinned)
+{
+	struct dmabridge_pages *buf = pinned->buf;
+
+	memfd_trim_array((void **)&buf->runs, sizeof(*buf->runs),
+			 buf->nr_runs, pinned->capacity);
+#ifdef DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS
+	memfd_trim_array((void **)&pinned->folios, sizeof(*pinned->folios),
+			 pinned->nr_folios, pinned->capacity);
+#endif
+	/* Nothing more may be pinned into the arrays. */
+	pinned->capacity = 0;
 }
 
 #ifdef DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS
@@ -49,7 +83,7 @@ int memfd_pin_range(struct memfd_pinned *pinned, struct file *memfd,
 	pgoff_t done = 0, first_offset;
 	long nr_folios, i;
 
-	if (WARN_ON_ONCE(nr > pinned->capacity - pinned->nr_pages))
+	if (WARN_ON_ONCE(nr > pinned->capacity - pinned->buf->nr_pages))
 		return -EINVAL;
 
 	nr_folios = memfd_pin_folios(memfd, start, end, folios,
@@ -61,16 +95,15 @@ int memfd_pin_range(struct memfd_pinned *pinned, struct file *memfd,
 
 	/* Only the first folio of the range starts part-way in. */
 	for (i = 0; i < nr_folios && done < nr; i++) {
-		size_t offset = i ? 0 : first_offset;
+		pgoff_t first = i ? 0 : first_offset >> PAGE_SHIFT;
+		pgoff_t n = min(folio_nr_pages(folios[i]) - first, nr - done);
 
-		for (; offset < folio_size(folios[i]) && done < nr;
-		     offset += PAGE_SIZE)
-			pinned->pages[pinned->nr_pages + done++] =
-				folio_page(folios[i], offset >> PAGE_SHIFT);
+		dmabridge_pages_add(pinned->buf, folio_page(folios[i], first),
+				    n);
+		done += n;
 	}
 	if (done < nr)
 		return -EINVAL;
-	pinned->nr_pages += nr;
 	return 0;
 }
 
@@ -78,7 +111,7 @@ void memfd_pinned_free(struct memfd_pinned *pinned)
 {
 	unpin_folios(pinned->folios, pinned->nr_folios);
 	kvfree(pinned->folios);
-	kvfree(pinned->pages);
+	kvfree(pinned->buf->runs);
 }
 
 #else /* !DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS */
@@ -102,20 +135,19 @@ static int memfd_pin_hugetlb(struct memfd_pinned *pinned, struct file *memfd,
 	while (done < nr) {
 		loff_t pos = start + ((loff_t)done << PAGE_SHIFT);
 		struct folio *folio;
-		unsigned long sub;
+		unsigned long sub, n;
 
 		folio = __filemap_get_folio(memfd->f_mapping,
 					    pos >> huge_page_shift(h), 0, 0);
 		if (IS_ERR_OR_NULL(folio))
 			return -EINVAL;
 
-		for (sub = (pos & ~huge_page_mask(h)) >> PAGE_SHIFT;
-		     sub < folio_nr_pages(folio) && done < nr; sub++, done++) {
-			struct page *page = folio_page(folio, sub);
-
-			get_page(page);
-			pinned->pages[pinned->nr_pages++] = page;
-		}
+		sub = (pos & ~huge_page_mask(h)) >> PAGE_SHIFT;
+		n = min(folio_nr_pages(folio) - sub, nr - done);
+		/* A reference per page: memfd_pinned_free() puts each. */
+		folio_ref_add(folio, n);
+		dmabridge_pages_add(pinned->buf, folio_page(folio, sub), n);
+		done += n;
 		folio_put(folio);
 	}
 	return 0;
@@ -136,7 +168,7 @@ static int memfd_pin_shmem(struct memfd_pinned *pinned, struct file *memfd,
 
 		if (IS_ERR(page))
 			return PTR_ERR(page);
-		pinned->pages[pinned->nr_pages++] = page;
+		dmabridge_pages_add(pinned->buf, page, 1);
 	}
 	return 0;
 }
@@ -144,7 +176,7 @@ static int memfd_pin_shmem(struct memfd_pinned *pinned, struct file *memfd,
 int memfd_pin_range(struct memfd_pinned *pinned, struct file *memfd,
 		    loff_t start, pgoff_t nr)
 {
-	if (WARN_ON_ONCE(nr > pinned->capacity - pinned->nr_pages))
+	if (WARN_ON_ONCE(nr > pinned->capacity - pinned->buf->nr_pages))
 		return -EINVAL;
 	if (memfd_is_hugetlb(memfd))
 		return memfd_pin_hugetlb(pinned, memfd, start, nr);
@@ -153,11 +185,14 @@ int memfd_pin_range(struct memfd_pinned *pinned, struct file *memfd,
 
 void memfd_pinned_free(struct memfd_pinned *pinned)
 {
-	pgoff_t i;
+	struct dmabridge_pages *buf = pinned->buf;
+	unsigned long i;
+	pgoff_t j;
 
-	for (i = 0; i < pinned->nr_pages; i++)
-		put_page(pinned->pages[i]);
-	kvfree(pinned->pages);
+	for (i = 0; i < buf->nr_runs; i++)
+		for (j = 0; j < dmabridge_run_pages(buf, i); j++)
+			put_page(nth_page(buf->runs[i].page, j));
+	kvfree(buf->runs);
 }
 
 #endif /* DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS */

@@ -6,21 +6,24 @@
 #include <linux/mm_types.h>
 #include <linux/types.h>
 
+#include <dmabridge/pages.h>
+
 /*
  * The pages of memfd ranges, each held so that it stays in place for as
- * long as a device may use it.  pages[] has one entry per PAGE_SIZE of
- * the buffer, in buffer order, whatever the folio size behind it.
+ * long as a device may use it, appended in buffer order to the runs of
+ * @buf.
  */
 struct memfd_pinned {
-	struct page **pages;
-	pgoff_t nr_pages;
+	struct dmabridge_pages *buf;
 	pgoff_t capacity;
 	/* What to unpin, where the kernel pins whole folios (6.11 and later). */
 	struct folio **folios;
 	unsigned long nr_folios;
 };
 
-int memfd_pinned_alloc(struct memfd_pinned *pinned, pgoff_t capacity);
+/* Room for @capacity pages in @buf's runs; @buf has none yet. */
+int memfd_pinned_alloc(struct memfd_pinned *pinned,
+		       struct dmabridge_pages *buf, pgoff_t capacity);
 /*
  * Pins @nr pages of @memfd from byte @start (page aligned, inside the file)
  * and appends them.  The caller holds the inode lock (shared), has checked
@@ -28,7 +31,12 @@ int memfd_pinned_alloc(struct memfd_pinned *pinned, pgoff_t capacity);
  */
 int memfd_pin_range(struct memfd_pinned *pinned, struct file *memfd,
 		    loff_t start, pgoff_t nr);
-/* Unpins everything pinned so far and frees the arrays. */
+/*
+ * Gives back the room that pinning did not use, where that is worth an
+ * allocation: large folios (hugetlb) make far fewer runs than pages.
+ */
+void memfd_pinned_trim(struct memfd_pinned *pinned);
+/* Unpins everything pinned so far and frees the arrays, buf's runs too. */
 void memfd_pinned_free(struct memfd_pinned *pinned);
 
 #endif /* _DMABRIDGE_MEMFD_PIN_H */

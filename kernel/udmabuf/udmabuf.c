@@ -262,7 +262,7 @@ static long udmabuf_create(u32 flags, const struct udmabuf_create_item *items,
 	ubuf->buf.file_mode = O_RDWR;
 	ubuf->buf.ops = &udmabuf_pages_ops;
 
-	ret = memfd_pinned_alloc(&ubuf->pinned, nr_pages);
+	ret = memfd_pinned_alloc(&ubuf->pinned, &ubuf->buf, nr_pages);
 	if (ret) {
 		kfree(ubuf);
 		return ret;
@@ -281,8 +281,7 @@ static long udmabuf_create(u32 flags, const struct udmabuf_create_item *items,
 		}
 	}
 
-	ubuf->buf.pages = ubuf->pinned.pages;
-	ubuf->buf.nr_pages = ubuf->pinned.nr_pages;
+	memfd_pinned_trim(&ubuf->pinned);
 	dmabuf = dmabridge_pages_export(&ubuf->buf, THIS_MODULE, KBUILD_MODNAME);
 	if (IS_ERR(dmabuf)) {
 		ret = PTR_ERR(dmabuf);
