@@ -68,9 +68,19 @@ void dmabridge_pools_exit(void);
 struct dmabridge_pool *dmabridge_pool_get(enum dmabridge_pool_kind kind,
 					  bool charge);
 void dmabridge_pool_put(struct dmabridge_pool *pool);
-/* A zeroed page of @order from the pool, or NULL. */
+/*
+ * A zeroed page of @order from the pool, or NULL.  Without @dirty, only
+ * one the worker has zeroed already; with it, if there is none, a dirty
+ * one zeroed by the caller.
+ */
 struct page *dmabridge_pool_take(struct dmabridge_pool *pool,
-				 unsigned int order);
+				 unsigned int order, bool dirty);
+/*
+ * The pool is below its reserve of @order: rather than zero a dirty page
+ * itself, an allocation should take a fresh one, which the pool keeps when
+ * it is freed.
+ */
+bool dmabridge_pool_growing(struct dmabridge_pool *pool, unsigned int order);
 /* Gives a page back; it is zeroed before anyone takes it again. */
 void dmabridge_pool_give(struct dmabridge_pool *pool, struct page *page,
 			 unsigned int order);

@@ -111,28 +111,37 @@ static const struct dmabridge_pages_ops system_buffer_ops = {
 	.release = system_buffer_release,
 };
 
+/*
+ * A chunk of the largest order that fits: pooled pages the worker zeroed,
+ * fresh ones, or dirty pooled ones zeroed here, in that order while the
+ * pool grows its reserve, else pooled ones before fresh ones.
+ */
 static struct page *system_alloc_chunk(struct dmabridge_pool *pool,
 				       pgoff_t left, bool *fresh)
 {
 	gfp_t account = dmabridge_pool_charges(pool) ? __GFP_ACCOUNT : 0;
 	struct page *page;
 	unsigned int i, order;
+	bool grow;
 
 	for (i = 0; i < ARRAY_SIZE(system_orders); i++) {
 		order = system_orders[i];
 		if (left < (1UL << order))
 			continue;
-		page = dmabridge_pool_take(pool, order);
-		if (page) {
-			*fresh = false;
+		grow = dmabridge_pool_growing(pool, order);
+		*fresh = false;
+		page = dmabridge_pool_take(pool, order, !grow);
+		if (page)
 			return page;
-		}
 		page = alloc_pages((order ? HIGH_ORDER_GFP : LOW_ORDER_GFP) |
 				   account, order);
 		if (page) {
 			*fresh = true;
 			return page;
 		}
+		page = grow ? dmabridge_pool_take(pool, order, true) : NULL;
+		if (page)
+			return page;
 	}
 	return NULL;
 }
