@@ -598,6 +598,47 @@ TEST_F(udmabuf, mapping_past_end_is_refused_and_offsets_work)
 	close(fd);
 }
 
+/*
+ * Pages in reverse memfd order make a buffer of many pieces: every page
+ * must show where it belongs, in a mapping from any offset.
+ */
+TEST_F(udmabuf, scattered_pages_map_in_order_from_any_offset)
+{
+	struct udmabuf_create_item items[32];
+	static const unsigned int offsets[] = { 0, 5, 31 };
+	uint64_t size = 32 * PAGE;
+	unsigned int i, pg;
+	uint8_t *mem, *p;
+	int fd;
+
+	mem = mmap(NULL, self->memfd_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   self->memfd, 0);
+	ASSERT_NE(mem, MAP_FAILED);
+	pat_fill(mem, 0, self->memfd_size, 6);
+	for (i = 0; i < 32; i++)
+		items[i] = (struct udmabuf_create_item){
+			.memfd = self->memfd, .offset = (63 - i) * PAGE,
+			.size = PAGE,
+		};
+	fd = udmabuf_create_list(self->dev, 0, items, 32);
+	ASSERT_GE(fd, 0);
+
+	for (i = 0; i < 3; i++) {
+		uint64_t off = offsets[i] * PAGE;
+
+		p = mmap(NULL, size - off, PROT_READ, MAP_SHARED, fd, off);
+		ASSERT_NE(p, MAP_FAILED);
+		for (pg = offsets[i]; pg < 32; pg++)
+			EXPECT_EQ(-1, pat_check(p + (pg - offsets[i]) * PAGE,
+						(63 - pg) * PAGE, PAGE, 6))
+				TH_LOG("page %u, mapped from page %u", pg,
+				       offsets[i]);
+		munmap(p, size - off);
+	}
+	munmap(mem, self->memfd_size);
+	close(fd);
+}
+
 TEST_F(udmabuf, mapping_survives_fork_and_close)
 {
 	int fd = udmabuf_create(self->dev, self->memfd, 0, PAGE, 0);
