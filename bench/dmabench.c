@@ -824,15 +824,17 @@ static long long kernel_bytes(void)
 
 /*
  * @n live buffers of @size, each mmap'ed and touched: the growth of slab
- * and page tables, in bytes per MiB of buffer.  -1 on failure.
+ * and page tables, in bytes per MiB of buffer, in *@cost.  The growth can
+ * be negative: slab that something else freed meanwhile outweighs a
+ * driver that needs little.  -1 (errno set) on failure, else 0.
  */
-static double live_cost(int dev, int heap, int memfd, unsigned long size,
-			int n)
+static int live_cost(int dev, int heap, int memfd, unsigned long size, int n,
+		     double *cost)
 {
 	int fds[256], i, made = 0;
 	void *maps[256];
 	long long before, after;
-	double ret = -1;
+	int ret = -1;
 
 	sync();
 	drop_caches();
@@ -852,7 +854,8 @@ static double live_cost(int dev, int heap, int memfd, unsigned long size,
 	}
 	if (made == n && maps[n - 1]) {
 		after = kernel_bytes();
-		ret = (double)(after - before) / ((double)size * n / MiB);
+		*cost = (double)(after - before) / ((double)size * n / MiB);
+		ret = 0;
 	}
 	for (i = 0; i < made; i++) {
 		if (maps[i])
@@ -876,12 +879,11 @@ static void memory_pair(const char *kind, const int dev[2], int heap,
 		 size_name(size));
 	/* Once untimed each, for the caches' sake. */
 	for (j = 0; j < 2; j++)
-		live_cost(dev[j], heap, memfd, size, n);
+		live_cost(dev[j], heap, memfd, size, n, &v[j][0]);
 	for (r = 0; r < cfg.mem_reps; r++) {
 		for (i = 0; i < 2; i++) {
 			j = i ^ (r & 1);
-			v[j][r] = live_cost(dev[j], heap, memfd, size, n);
-			if (v[j][r] < 0) {
+			if (live_cost(dev[j], heap, memfd, size, n, &v[j][r])) {
 				note("mem", "%s: %s", name, strerror(errno));
 				return;
 			}
