@@ -23,6 +23,13 @@
  * only zero a dirty page themselves once the reserve is used up and the
  * worker behind.  A pool nobody wants pages from waits a little, so that a
  * lone free wakes nobody.
+ *
+ * Every buffer looks its pool up when it is allocated and lets go of it
+ * when it is freed, so lookups walk the list under RCU and pools are
+ * pinned by an atomic use count: a global mutex taken twice per buffer
+ * would serialize the allocations and frees of all CPUs.  The list holds
+ * one use of each pool; a pool is removed (under pools_lock) only by
+ * taking that last use from 1 to 0, after which no lookup can pin it.
  */
 #include <linux/gfp.h>
 #include <linux/highmem.h>
@@ -30,6 +37,7 @@
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/rculist.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/shrinker.h>
@@ -48,8 +56,10 @@
 #define POOL_ORDERS	11
 
 struct dmabridge_pool {
-	struct list_head node;		/* in pools, under pools_lock */
-	unsigned int users;		/* under pools_lock */
+	/* In pools: changed under pools_lock, walked under RCU. */
+	struct list_head node;
+	struct rcu_head rcu;
+	atomic_t users;			/* 1 for the list, 1 per holder */
 	enum dmabridge_pool_kind kind;
 	bool charged;
 	struct mem_cgroup *memcg;	/* a reference, or NULL */
@@ -121,18 +131,22 @@ static void pool_free_page(struct dmabridge_pool *pool, struct page *page,
 	atomic_long_sub(1L << order, &pooled_pages[pool->kind]);
 }
 
-/* Under pools_lock: the pool of that kind and cgroup, used once more. */
+/*
+ * Under RCU or pools_lock: the pool of that kind and cgroup, used once
+ * more.  A pool being removed has no use left and is skipped; under
+ * pools_lock none is seen.  Only the memcg pointer is compared, never
+ * followed: a dead pool's memcg may be gone already.
+ */
 static struct dmabridge_pool *pool_find(enum dmabridge_pool_kind kind,
 					bool charged, struct mem_cgroup *memcg)
 {
 	struct dmabridge_pool *pool;
 
-	list_for_each_entry(pool, &pools, node) {
+	list_for_each_entry_rcu(pool, &pools, node,
+				lockdep_is_held(&pools_lock)) {
 		if (pool->kind == kind && pool->charged == charged &&
-		    pool->memcg == memcg) {
-			pool->users++;
+		    pool->memcg == memcg && atomic_inc_not_zero(&pool->users))
 			return pool;
-		}
 	}
 	return NULL;
 }
@@ -145,9 +159,9 @@ struct dmabridge_pool *dmabridge_pool_get(enum dmabridge_pool_kind kind,
 	struct dmabridge_pool *pool, *fresh;
 	unsigned int order;
 
-	mutex_lock(&pools_lock);
+	rcu_read_lock();
 	pool = pool_find(kind, charge, memcg);
-	mutex_unlock(&pools_lock);
+	rcu_read_unlock();
 	if (pool)
 		goto out_put_memcg;
 
@@ -162,7 +176,7 @@ struct dmabridge_pool *dmabridge_pool_get(enum dmabridge_pool_kind kind,
 			pool = ERR_PTR(-ENOMEM);
 		goto out_put_memcg;
 	}
-	fresh->users = 1;
+	atomic_set(&fresh->users, 2);
 	fresh->kind = kind;
 	fresh->charged = charge;
 	/* The pool keeps the reference we took. */
@@ -172,7 +186,7 @@ struct dmabridge_pool *dmabridge_pool_get(enum dmabridge_pool_kind kind,
 		INIT_LIST_HEAD(&fresh->clean[order]);
 		INIT_LIST_HEAD(&fresh->dirty[order]);
 	}
-	list_add(&fresh->node, &pools);
+	list_add_rcu(&fresh->node, &pools);
 	mutex_unlock(&pools_lock);
 	return fresh;
 
@@ -181,11 +195,15 @@ out_put_memcg:
 	return pool;
 }
 
+/* Never the last use: that is the list's, taken only by pools_reap(). */
 void dmabridge_pool_put(struct dmabridge_pool *pool)
 {
-	mutex_lock(&pools_lock);
-	pool->users--;
-	mutex_unlock(&pools_lock);
+	/*
+	 * pools_reap() looks at the lists without the pool's lock once it
+	 * has the last use: the pages given before must be seen there.
+	 */
+	smp_mb__before_atomic();
+	atomic_dec(&pool->users);
 }
 
 bool dmabridge_pool_charges(struct dmabridge_pool *pool)
@@ -367,7 +385,7 @@ static void pool_zero_work(struct work_struct *work)
 		list_for_each_entry(pool, &pools, node) {
 			if (READ_ONCE(pool->nr_dirty)) {
 				found = pool;
-				found->users++;
+				atomic_inc(&found->users);
 				break;
 			}
 		}
@@ -425,17 +443,25 @@ static bool pool_empty(struct dmabridge_pool *pool)
 	return true;
 }
 
-/* Unused empty pools go, with their cgroup reference.  Under pools_lock. */
+/*
+ * Unused empty pools go, with their cgroup reference.  Under pools_lock.
+ * The last use is taken before the pool is found empty: a holder could
+ * otherwise give it a page and let go in between.
+ */
 static void pools_reap(void)
 {
 	struct dmabridge_pool *pool, *next;
 
 	list_for_each_entry_safe(pool, next, &pools, node) {
-		if (pool->users || !pool_empty(pool))
+		if (atomic_cmpxchg(&pool->users, 1, 0) != 1)
 			continue;
-		list_del(&pool->node);
+		if (!pool_empty(pool)) {
+			atomic_set(&pool->users, 1);
+			continue;
+		}
+		list_del_rcu(&pool->node);
 		mem_cgroup_put(pool->memcg);
-		kfree(pool);
+		kfree_rcu(pool, rcu);
 	}
 }
 
@@ -502,7 +528,7 @@ void dmabridge_pools_exit(void)
 	destroy_workqueue(zero_wq);
 	mutex_lock(&pools_lock);
 	list_for_each_entry(pool, &pools, node) {
-		WARN_ON(pool->users);
+		WARN_ON(atomic_read(&pool->users) != 1);
 		pool_free(pool, ULONG_MAX);
 	}
 	pools_reap();
