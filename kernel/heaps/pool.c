@@ -444,15 +444,23 @@ static bool pool_empty(struct dmabridge_pool *pool)
 }
 
 /*
- * Unused empty pools go, with their cgroup reference.  Under pools_lock.
- * The last use is taken before the pool is found empty: a holder could
- * otherwise give it a page and let go in between.
+ * Unused empty pools of cgroups that are gone go, with their cgroup
+ * reference (all of them when all is set).  Under pools_lock.  The last
+ * use is taken before the pool is found empty: a holder could otherwise
+ * give it a page and let go in between.
  */
-static void pools_reap(void)
+static void pools_reap(bool all)
 {
 	struct dmabridge_pool *pool, *next;
 
 	list_for_each_entry_safe(pool, next, &pools, node) {
+		/*
+		 * An empty pool of a live cgroup (or the uncharged one) stays:
+		 * its next allocation would otherwise pay for making it
+		 * again, which upstream's heap never does.
+		 */
+		if (!all && (!pool->memcg || mem_cgroup_online(pool->memcg)))
+			continue;
 		if (atomic_cmpxchg(&pool->users, 1, 0) != 1)
 			continue;
 		if (!pool_empty(pool)) {
@@ -495,7 +503,7 @@ static unsigned long pool_shrink_scan(struct shrinker *shrinker,
 			break;
 		freed += pool_free(pool, sc->nr_to_scan - freed);
 	}
-	pools_reap();
+	pools_reap(false);
 	mutex_unlock(&pools_lock);
 	return freed ?: SHRINK_STOP;
 }
@@ -531,6 +539,6 @@ void dmabridge_pools_exit(void)
 		WARN_ON(atomic_read(&pool->users) != 1);
 		pool_free(pool, ULONG_MAX);
 	}
-	pools_reap();
+	pools_reap(true);
 	mutex_unlock(&pools_lock);
 }
