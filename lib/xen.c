@@ -61,8 +61,12 @@ int dmabridge_xen_exp_from_refs(int dev, uint32_t domid, uint32_t flags,
 	return ret;
 }
 
-int dmabridge_xen_exp_wait_released(int dev, int dmabuf_fd,
-				    uint32_t wait_to_ms)
+/*
+ * The two WAIT_RELEASED ioctls take the same struct, and so do the two
+ * RELEASE ones: an fd and a timeout, an fd and a reserved word.
+ */
+static int dmb_xen_wait(int dev, unsigned long cmd, int dmabuf_fd,
+			uint32_t wait_to_ms)
 {
 	struct ioctl_gntdev_dmabuf_exp_wait_released op = {
 		.fd = (uint32_t)dmabuf_fd,
@@ -71,7 +75,25 @@ int dmabridge_xen_exp_wait_released(int dev, int dmabuf_fd,
 
 	if (dmabuf_fd < 0)
 		return -EBADF;
-	return ioctl(dev, IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED, &op) ? -errno : 0;
+	return ioctl(dev, cmd, &op) ? -errno : 0;
+}
+
+static int dmb_xen_release(int dev, unsigned long cmd, int dmabuf_fd)
+{
+	struct ioctl_gntdev_dmabuf_imp_release op = {
+		.fd = (uint32_t)dmabuf_fd,
+	};
+
+	if (dmabuf_fd < 0)
+		return -EBADF;
+	return ioctl(dev, cmd, &op) ? -errno : 0;
+}
+
+int dmabridge_xen_exp_wait_released(int dev, int dmabuf_fd,
+				    uint32_t wait_to_ms)
+{
+	return dmb_xen_wait(dev, IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED,
+			    dmabuf_fd, wait_to_ms);
 }
 
 int dmabridge_xen_imp_to_refs(int dev, uint32_t domid, int dmabuf_fd,
@@ -99,13 +121,7 @@ int dmabridge_xen_imp_to_refs(int dev, uint32_t domid, int dmabuf_fd,
 
 int dmabridge_xen_imp_release(int dev, int dmabuf_fd)
 {
-	struct ioctl_gntdev_dmabuf_imp_release op = {
-		.fd = (uint32_t)dmabuf_fd,
-	};
-
-	if (dmabuf_fd < 0)
-		return -EBADF;
-	return ioctl(dev, IOCTL_GNTDEV_DMABUF_IMP_RELEASE, &op) ? -errno : 0;
+	return dmb_xen_release(dev, IOCTL_GNTDEV_DMABUF_IMP_RELEASE, dmabuf_fd);
 }
 
 int dmabridge_xen_map_refs_to_buf(int dev, uint32_t domid, uint32_t flags,
@@ -135,26 +151,14 @@ int dmabridge_xen_map_refs_to_buf(int dev, uint32_t domid, uint32_t flags,
 
 int dmabridge_xen_map_release(int dev, int dmabuf_fd)
 {
-	struct ioctl_gntdev_dmabuf_map_release op = {
-		.fd = (uint32_t)dmabuf_fd,
-	};
-
-	if (dmabuf_fd < 0)
-		return -EBADF;
-	return ioctl(dev, IOCTL_GNTDEV_DMABUF_MAP_RELEASE, &op) ? -errno : 0;
+	return dmb_xen_release(dev, IOCTL_GNTDEV_DMABUF_MAP_RELEASE, dmabuf_fd);
 }
 
 int dmabridge_xen_map_wait_released(int dev, int dmabuf_fd,
 				    uint32_t wait_to_ms)
 {
-	struct ioctl_gntdev_dmabuf_map_wait_released op = {
-		.fd = (uint32_t)dmabuf_fd,
-		.wait_to_ms = wait_to_ms,
-	};
-
-	if (dmabuf_fd < 0)
-		return -EBADF;
-	return ioctl(dev, IOCTL_GNTDEV_DMABUF_MAP_WAIT_RELEASED, &op) ? -errno : 0;
+	return dmb_xen_wait(dev, IOCTL_GNTDEV_DMABUF_MAP_WAIT_RELEASED,
+			    dmabuf_fd, wait_to_ms);
 }
 
 /*

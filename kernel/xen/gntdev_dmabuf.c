@@ -795,17 +795,25 @@ err:
 	return ret;
 }
 
-static long gdb_imp_release(struct gdb_file *file, void __user *uarg)
+/* IMP_RELEASE and MAP_RELEASE name a buffer alike: an open fd. */
+struct dma_buf *gdb_release_arg(void __user *uarg)
 {
 	struct ioctl_gntdev_dmabuf_imp_release op;
-	struct gdb_imp *imp, *found = NULL;
-	struct dma_buf *dmabuf;
 
+	BUILD_BUG_ON(sizeof(op) !=
+		     sizeof(struct ioctl_gntdev_dmabuf_map_release));
 	if (copy_from_user(&op, uarg, sizeof(op)))
-		return -EFAULT;
+		return ERR_PTR(-EFAULT);
 	if (op.reserved || op.fd > INT_MAX)
-		return -EINVAL;
-	dmabuf = dma_buf_get(op.fd);
+		return ERR_PTR(-EINVAL);
+	return dma_buf_get(op.fd);
+}
+
+static long gdb_imp_release(struct gdb_file *file, void __user *uarg)
+{
+	struct gdb_imp *imp, *found = NULL;
+	struct dma_buf *dmabuf = gdb_release_arg(uarg);
+
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
 

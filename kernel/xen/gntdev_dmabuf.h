@@ -66,6 +66,7 @@ struct gdb_waitable {
 
 void gdb_waitable_init(struct gdb_waitable *w, void (*free)(struct kref *));
 long gdb_wait_released(struct list_head *list, void __user *uarg);
+struct dma_buf *gdb_release_arg(void __user *uarg);
 
 /* map_refs.c: grant refs as the backing storage of an existing dma-buf. */
 long gdb_map_refs_to_buf(struct gdb_file *file, void __user *uarg);

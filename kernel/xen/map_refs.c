@@ -533,15 +533,9 @@ err:
 
 long gdb_map_release(struct gdb_file *file, void __user *uarg)
 {
-	struct ioctl_gntdev_dmabuf_map_release op;
 	struct gdb_map *m, *found = NULL;
-	struct dma_buf *dmabuf;
+	struct dma_buf *dmabuf = gdb_release_arg(uarg);
 
-	if (copy_from_user(&op, uarg, sizeof(op)))
-		return -EFAULT;
-	if (op.reserved || op.fd > INT_MAX)
-		return -EINVAL;
-	dmabuf = dma_buf_get(op.fd);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
 
