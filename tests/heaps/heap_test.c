@@ -497,23 +497,10 @@ TEST_F(heap, private_mapping_is_refused)
 
 TEST_F(heap, mapping_outlives_the_fd_and_survives_fork)
 {
-	int fd = halloc(_metadata, self->heap, PAGE), status;
-	volatile uint8_t *p;
-	pid_t pid;
+	int fd = halloc(_metadata, self->heap, PAGE);
 
 	ASSERT_GE(fd, 0);
-	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, (void *)p);
-	close(fd);
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0) {
-		p[100] = 42;
-		_exit(0);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_EQ(42, p[100]);
-	munmap((void *)p, PAGE);
+	check_mapping_outlives_fd_and_fork(_metadata, fd);
 }
 
 TEST_F(heap, cpu_access_sync_accepts_valid_and_refuses_bad_flags)

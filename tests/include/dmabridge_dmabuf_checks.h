@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <drm/drm.h>
@@ -39,6 +40,32 @@ static inline void check_cpu_access_sync(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, dmabuf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE));
 	EXPECT_EQ(-EINVAL, dmabuf_sync(fd, DMA_BUF_SYNC_START));
 	EXPECT_EQ(-EINVAL, dmabuf_sync(fd, 1ULL << 40));
+}
+
+/*
+ * A shared mapping holds the buffer by itself: it outlives the fd, which
+ * this closes, and a child's write through the inherited mapping lands
+ * in the same page.
+ */
+static inline void check_mapping_outlives_fd_and_fork(struct __test_metadata *_metadata,
+						       int fd)
+{
+	volatile uint8_t *p;
+	int status;
+	pid_t pid;
+
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, (void *)p);
+	close(fd);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		p[100] = 42;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(42, p[100]);
+	munmap((void *)p, 4096);
 }
 
 /* exp_name NULL: whatever the exporter calls itself. */
