@@ -60,10 +60,27 @@ install_programs() {
 	done < <(find "$from" -type f -perm -u+x -print0)
 }
 
+# Puts the kernel's modules $2... (with what they depend on, in load
+# order) into root $1, listed in its modules.distro, replacing any there.
+stage_distro_modules() {
+	local root=$1 m i order=()
+	shift
+	rm -f "$root"/lib/modules/distro/*
+	mapfile -t order < <(distro_module_order "$@") ||
+		vm_die "cannot resolve $* in $KREL's modules.dep"
+	: >"$root/etc/dmabridge/modules.distro"
+	for m in "${order[@]}"; do
+		i=$(basename "$m")
+		i=${i%%.ko*}.ko
+		install_module "$KROOT/lib/modules/$KREL/$m" "$root/lib/modules/distro/$i"
+		echo "distro/$i" >>"$root/etc/dmabridge/modules.distro"
+	done
+}
+
 # Builds the guest's root in $1 from what build_all produced.  Needs
 # COMMAND_TEXT, SERIES, KREL, KROOT, MODULES and SHARE_DIR.
 stage_initramfs() {
-	local root=$1 m i order=()
+	local root=$1 m
 	mkdir -p "$root"/{bin,dev,etc/dmabridge,lib/modules/distro,lib/modules/dmabridge} \
 		"$root"/{mnt/share,opt/dmabridge/guest,proc,root,sys,tmp}
 	is_static /bin/busybox || vm_die "/bin/busybox is not static (install busybox-static)"
@@ -72,15 +89,7 @@ stage_initramfs() {
 	find "$REPO/tests/guest" -maxdepth 1 -type f ! -name init \
 		-exec install -m 755 {} "$root/opt/dmabridge/guest/" \;
 
-	mapfile -t order < <(distro_module_order "${DISTRO_MODULES[@]}") ||
-		vm_die "cannot resolve ${DISTRO_MODULES[*]} in $KREL's modules.dep"
-	: >"$root/etc/dmabridge/modules.distro"
-	for m in "${order[@]}"; do
-		i=$(basename "$m")
-		i=${i%%.ko*}.ko
-		install_module "$KROOT/lib/modules/$KREL/$m" "$root/lib/modules/distro/$i"
-		echo "distro/$i" >>"$root/etc/dmabridge/modules.distro"
-	done
+	stage_distro_modules "$root" "${DISTRO_MODULES[@]}"
 	: >"$root/etc/dmabridge/modules.ours"
 	for m in "${MODULES[@]}"; do
 		cp "$m" "$root/lib/modules/dmabridge/"

@@ -84,30 +84,13 @@ xen_install_xenstore() {
 	done
 }
 
-# Writes the modules a Xen guest loads into root $1 (its modules.distro),
-# replacing what stage_initramfs put there.
-xen_stage_modules() {
-	local root=$1 m i order=()
-	shift
-	rm -f "$root"/lib/modules/distro/*
-	mapfile -t order < <(distro_module_order "$@") ||
-		vm_die "cannot resolve $* in $KREL's modules.dep"
-	: >"$root/etc/dmabridge/modules.distro"
-	for m in "${order[@]}"; do
-		i=$(basename "$m")
-		i=${i%%.ko*}.ko
-		install_module "$KROOT/lib/modules/$KREL/$m" "$root/lib/modules/distro/$i"
-		echo "distro/$i" >>"$root/etc/dmabridge/modules.distro"
-	done
-}
-
 # Builds the domU's initramfs ($2) in $1, then dom0's root in $3 with the
 # domU's kernel and initramfs inside.  Needs what stage_initramfs needs, plus
 # DOMU_COMMAND ("" for none) and XEN_ROOT.
 xen_stage() {
 	local droot=$1 dinitrd=$2 root=$3 p
 	stage_initramfs "$droot"
-	xen_stage_modules "$droot" "${XEN_DOMU_MODULES[@]}"
+	stage_distro_modules "$droot" "${XEN_DOMU_MODULES[@]}"
 	install -m 755 "$VM_DIR/xen-init" "$droot/init"
 	echo domu >"$droot/etc/dmabridge/xen-role"
 	printf '%s\n' "$DMESG_BAD" >"$droot/etc/dmabridge/dmesg-bad"
@@ -117,7 +100,7 @@ xen_stage() {
 	rm -rf "$droot"
 
 	stage_initramfs "$root"
-	xen_stage_modules "$root" "${XEN_DOM0_MODULES[@]}"
+	stage_distro_modules "$root" "${XEN_DOM0_MODULES[@]}"
 	install -m 755 "$VM_DIR/xen-init" "$root/init"
 	install -m 755 "$VM_DIR/xen-domu" "$root/opt/dmabridge/guest/xen-domu"
 	echo dom0 >"$root/etc/dmabridge/xen-role"
