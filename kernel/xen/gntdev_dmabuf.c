@@ -278,31 +278,34 @@ static void gdb_unmap(struct dma_buf_attachment *at, struct sg_table *sgt,
 	mutex_unlock(&exp->lock);
 }
 
-static int gdb_begin_cpu_access(struct dma_buf *dmabuf,
-				enum dma_data_direction dir)
+/* Every device mapping, each in its own direction, for the CPU or back. */
+static void gdb_sync_mapped(struct gdb_exp *exp, bool for_cpu)
 {
-	struct gdb_exp *exp = dmabuf->priv;
 	struct gdb_attachment *a;
 
 	mutex_lock(&exp->lock);
-	list_for_each_entry(a, &exp->attachments, node)
-		if (a->mapped)
+	list_for_each_entry(a, &exp->attachments, node) {
+		if (!a->mapped)
+			continue;
+		if (for_cpu)
 			dma_sync_sgtable_for_cpu(a->dev, &a->sgt, a->dir);
+		else
+			dma_sync_sgtable_for_device(a->dev, &a->sgt, a->dir);
+	}
 	mutex_unlock(&exp->lock);
+}
+
+static int gdb_begin_cpu_access(struct dma_buf *dmabuf,
+				enum dma_data_direction dir)
+{
+	gdb_sync_mapped(dmabuf->priv, true);
 	return 0;
 }
 
 static int gdb_end_cpu_access(struct dma_buf *dmabuf,
 			      enum dma_data_direction dir)
 {
-	struct gdb_exp *exp = dmabuf->priv;
-	struct gdb_attachment *a;
-
-	mutex_lock(&exp->lock);
-	list_for_each_entry(a, &exp->attachments, node)
-		if (a->mapped)
-			dma_sync_sgtable_for_device(a->dev, &a->sgt, a->dir);
-	mutex_unlock(&exp->lock);
+	gdb_sync_mapped(dmabuf->priv, false);
 	return 0;
 }
 
