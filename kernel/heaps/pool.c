@@ -21,8 +21,9 @@
  * than POOL_RESERVE_PAGES of that order.  In a loop of allocations and
  * frees the allocations then find pages the worker zeroed meanwhile, and
  * only zero a dirty page themselves once the reserve is used up and the
- * worker behind.  A pool nobody wants pages from waits a little, so that a
- * lone free wakes nobody.
+ * worker behind.  The pages of a pool nobody wants pages from stay dirty,
+ * with no timer and no wakeup, until an allocation finds them (and sets
+ * the worker going) or the shrinker takes them.
  *
  * Every buffer looks its pool up when it is allocated and lets go of it
  * when it is freed, so lookups walk the list under RCU and pools are
@@ -93,9 +94,8 @@ static struct delayed_work zero_kick;
  */
 static struct workqueue_struct *zero_wq;
 /*
- * How long freed pages of a pool nobody wants pages from wait before the
- * worker zeroes them: long enough that a lone free wakes nobody, short
- * enough that idle time does the zeroing.
+ * With one CPU, how long the worker waits: zeroing at once would only
+ * delay the task that freed or wants the pages.
  */
 #define ZERO_DELAY_MS	10
 /*
@@ -110,7 +110,7 @@ static struct workqueue_struct *zero_wq;
  * much is dirty: waking it on another CPU for every 4 KiB page would cost
  * the freeing task more than zeroing the page, so small frees gather.
  */
-#define POOL_KICK_PAGES		(SZ_64K >> PAGE_SHIFT)
+#define POOL_KICK_PAGES		(SZ_256K >> PAGE_SHIFT)
 
 void dmabridge_pages_to_wb(struct page **pages, unsigned long nr)
 {
@@ -230,21 +230,53 @@ static void pool_zero_page(struct dmabridge_pool *pool, struct page *page,
 }
 
 /*
+ * Another CPU than this one, if there is one.  Work queued without delay
+ * for a CPU that has gone offline meanwhile still runs, on another one.
+ */
+static int pool_zero_cpu(void)
+{
+	unsigned int cpu = cpumask_next(raw_smp_processor_id(),
+					cpu_online_mask);
+
+	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
+}
+
+/* Sets the worker going for a pool whose pages allocations want. */
+static void pool_kick(void)
+{
+	if (num_online_cpus() < 2)
+		queue_delayed_work(system_wq, &zero_kick,
+				   msecs_to_jiffies(ZERO_DELAY_MS));
+	/* If queued already, the worker will find the pages. */
+	else if (!work_pending(&zero_work))
+		queue_work_on(pool_zero_cpu(), zero_wq, &zero_work);
+}
+
+/*
  * A clean page if there is one; otherwise, with @dirty, a dirty page the
  * worker has not reached yet, zeroed here.
  */
 struct page *dmabridge_pool_take(struct dmabridge_pool *pool,
 				 unsigned int order, bool dirty)
 {
+	bool unzeroed;
 	struct page *page;
 
+	/*
+	 * An empty order is common (every cold allocation): leave the lock's
+	 * cache line alone.  A page given meanwhile only goes to the next.
+	 */
+	if (list_empty(&pool->clean[order]) && list_empty(&pool->dirty[order]))
+		return NULL;
 	spin_lock(&pool->lock);
 	/* Pages of this order are wanted before the worker got to them. */
-	if (!list_empty(&pool->dirty[order]))
+	unzeroed = !list_empty(&pool->dirty[order]);
+	if (unzeroed)
 		pool->wanted |= BIT(order);
 	page = list_first_entry_or_null(&pool->clean[order], struct page, lru);
 	if (page) {
 		pool->wanted |= BIT(order);
+		unzeroed = false;
 		dirty = false;
 	} else if (dirty) {
 		page = list_first_entry_or_null(&pool->dirty[order],
@@ -258,6 +290,9 @@ struct page *dmabridge_pool_take(struct dmabridge_pool *pool,
 	}
 	spin_unlock(&pool->lock);
 
+	/* Only dirty pages here: have them zeroed for the next allocation. */
+	if (unzeroed)
+		pool_kick();
 	if (!page)
 		return NULL;
 	if (dirty)
@@ -269,18 +304,6 @@ struct page *dmabridge_pool_take(struct dmabridge_pool *pool,
 bool dmabridge_pool_growing(struct dmabridge_pool *pool, unsigned int order)
 {
 	return READ_ONCE(pool->nr_chunks[order]) << order < POOL_RESERVE_PAGES;
-}
-
-/*
- * Another CPU than this one, if there is one.  Work queued without delay
- * for a CPU that has gone offline meanwhile still runs, on another one.
- */
-static int pool_zero_cpu(void)
-{
-	unsigned int cpu = cpumask_next(raw_smp_processor_id(),
-					cpu_online_mask);
-
-	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
 }
 
 void dmabridge_pool_give(struct dmabridge_pool *pool, struct page *page,
@@ -296,13 +319,8 @@ void dmabridge_pool_give(struct dmabridge_pool *pool, struct page *page,
 	now = pool->wanted && pool->nr_dirty >= POOL_KICK_PAGES;
 	spin_unlock(&pool->lock);
 
-	/* One CPU only: zeroing now would only delay the freeing task. */
-	if (!now || num_online_cpus() < 2)
-		queue_delayed_work(system_wq, &zero_kick,
-				   msecs_to_jiffies(ZERO_DELAY_MS));
-	/* If queued already, the worker will find this page. */
-	else if (!work_pending(&zero_work))
-		queue_work_on(pool_zero_cpu(), zero_wq, &zero_work);
+	if (now)
+		pool_kick();
 }
 
 static void pool_zero_kick(struct work_struct *work)
