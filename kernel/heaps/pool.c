@@ -82,9 +82,8 @@ static DEFINE_MUTEX(pools_lock);
 /* Pooled memory per kind, in PAGE_SIZE units. */
 static atomic_long_t pooled_pages[DMABRIDGE_NR_POOL_KINDS];
 static struct shrinker *pool_shrinker;
-/* The worker, and what queues it on another CPU after a delay. */
-static struct work_struct zero_work;
-static struct delayed_work zero_kick;
+/* Delayed only with one CPU (see pool_kick()). */
+static struct delayed_work zero_work;
 /*
  * Per-CPU, so that the worker runs where it is sent: on another CPU than
  * the freeing task's.  With an unbound workqueue, which leaves the choice
@@ -244,12 +243,13 @@ static int pool_zero_cpu(void)
 /* Sets the worker going for a pool whose pages allocations want. */
 static void pool_kick(void)
 {
-	if (num_online_cpus() < 2)
-		queue_delayed_work(system_wq, &zero_kick,
-				   msecs_to_jiffies(ZERO_DELAY_MS));
+	unsigned long delay = num_online_cpus() < 2 ?
+			      msecs_to_jiffies(ZERO_DELAY_MS) : 0;
+
 	/* If queued already, the worker will find the pages. */
-	else if (!work_pending(&zero_work))
-		queue_work_on(pool_zero_cpu(), zero_wq, &zero_work);
+	if (!delayed_work_pending(&zero_work))
+		queue_delayed_work_on(pool_zero_cpu(), zero_wq, &zero_work,
+				      delay);
 }
 
 /*
@@ -269,14 +269,12 @@ struct page *dmabridge_pool_take(struct dmabridge_pool *pool,
 	if (list_empty(&pool->clean[order]) && list_empty(&pool->dirty[order]))
 		return NULL;
 	spin_lock(&pool->lock);
-	/* Pages of this order are wanted before the worker got to them. */
-	unzeroed = !list_empty(&pool->dirty[order]);
-	if (unzeroed)
-		pool->wanted |= BIT(order);
 	page = list_first_entry_or_null(&pool->clean[order], struct page, lru);
-	if (page) {
+	/* Only dirty pages of this order: the worker is behind. */
+	unzeroed = !page && !list_empty(&pool->dirty[order]);
+	if (page || unzeroed)
 		pool->wanted |= BIT(order);
-		unzeroed = false;
+	if (page) {
 		dirty = false;
 	} else if (dirty) {
 		page = list_first_entry_or_null(&pool->dirty[order],
@@ -321,11 +319,6 @@ void dmabridge_pool_give(struct dmabridge_pool *pool, struct page *page,
 
 	if (now)
 		pool_kick();
-}
-
-static void pool_zero_kick(struct work_struct *work)
-{
-	queue_work_on(pool_zero_cpu(), zero_wq, &zero_work);
 }
 
 u64 dmabridge_pools_bytes(enum dmabridge_pool_kind kind)
@@ -528,8 +521,7 @@ static unsigned long pool_shrink_scan(struct shrinker *shrinker,
 
 int dmabridge_pools_init(void)
 {
-	INIT_WORK(&zero_work, pool_zero_work);
-	INIT_DELAYED_WORK(&zero_kick, pool_zero_kick);
+	INIT_DELAYED_WORK(&zero_work, pool_zero_work);
 	zero_wq = alloc_workqueue("dmabridge_heap_zero", WQ_CPU_INTENSIVE, 0);
 	if (!zero_wq)
 		return -ENOMEM;
@@ -549,8 +541,7 @@ void dmabridge_pools_exit(void)
 	struct dmabridge_pool *pool;
 
 	dmabridge_shrinker_free(pool_shrinker);
-	cancel_delayed_work_sync(&zero_kick);
-	cancel_work_sync(&zero_work);
+	cancel_delayed_work_sync(&zero_work);
 	destroy_workqueue(zero_wq);
 	mutex_lock(&pools_lock);
 	list_for_each_entry(pool, &pools, node) {
