@@ -1378,7 +1378,7 @@ static int write_str(const char *path, const char *s)
  * --trace DEV SIZE cold|warm: one allocation and free of SIZE from heap
  * DEV (a udmabuf device: one create+close of a memfd of SIZE), with
  * tracing on around it and only for this process; the caller sets the
- * tracer up (bench/trace).  "warm" first runs the operation a few times.
+ * tracer up (bench/trace).  "cold" drops the caches before it.
  */
 static int trace_once(const char *dev_path, const char *size_arg,
 		      const char *mode)
