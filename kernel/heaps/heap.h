@@ -85,6 +85,13 @@ bool dmabridge_pool_growing(struct dmabridge_pool *pool, unsigned int order);
 void dmabridge_pool_give(struct dmabridge_pool *pool, struct page *page,
 			 unsigned int order);
 bool dmabridge_pool_charges(struct dmabridge_pool *pool);
+/*
+ * Whether an allocation of @nr pages should take its fresh pages unzeroed
+ * and have dmabridge_zero_chunks() zero them.
+ */
+bool dmabridge_zero_shared(pgoff_t nr);
+/* Zeroes @nr pages of chunks on @chunks, on this CPU and others at once. */
+void dmabridge_zero_chunks(struct list_head *chunks, pgoff_t nr);
 u64 dmabridge_pools_bytes(enum dmabridge_pool_kind kind);
 /* Frees every pooled page of @pool's cgroup: its last resort on ENOMEM. */
 void dmabridge_pool_drain(struct dmabridge_pool *pool);

@@ -232,12 +232,114 @@ static void pool_zero_page(struct dmabridge_pool *pool, struct page *page,
  * Another CPU than this one, if there is one.  Work queued without delay
  * for a CPU that has gone offline meanwhile still runs, on another one.
  */
+static unsigned int zero_cpu_after(unsigned int cpu)
+{
+	cpu = cpumask_next(cpu, cpu_online_mask);
+	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
+}
+
 static int pool_zero_cpu(void)
 {
-	unsigned int cpu = cpumask_next(raw_smp_processor_id(),
-					cpu_online_mask);
+	return zero_cpu_after(raw_smp_processor_id());
+}
 
-	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
+/*
+ * Fresh pages of a large allocation are zeroed by the allocating task
+ * together with helpers on other CPUs: zeroing is nearly all the time such
+ * an allocation takes, and the page allocator does it on the task's CPU
+ * alone.  Each takes the next piece nobody has taken until none is left,
+ * so a helper that starts late (a CPU waking from idle) holds nobody up:
+ * one that has not started when the task is done is cancelled.
+ *
+ * An allocation gets a helper per ZERO_SHARE_PAGES beyond the first.
+ * Waking one is not free: in a 2-CPU QEMU TCG guest it cost the task about
+ * 0.8 ms, which made 1 MiB and 2 MiB allocations slower (1.2-1.4x and
+ * 1.0-1.1x) and 4 MiB ones faster (0.65x).
+ */
+#define ZERO_SHARE_PAGES	(SZ_2M >> PAGE_SHIFT)
+#define ZERO_MAX_HELPERS	3
+#define ZERO_PIECE_PAGES	(SZ_64K >> PAGE_SHIFT)
+
+struct zero_job {
+	spinlock_t lock;		/* chunk and taken */
+	struct list_head *chunk;	/* the chunk being handed out */
+	unsigned int taken;		/* its pages handed out so far */
+	struct list_head *end;		/* the list's head */
+};
+
+struct zero_helper {
+	struct work_struct work;
+	struct zero_job *job;
+};
+
+/* Up to ZERO_PIECE_PAGES pages of one chunk that nobody has taken. */
+static unsigned int zero_job_claim(struct zero_job *job, struct page **first)
+{
+	unsigned int n = 0, pages;
+	struct page *chunk;
+
+	spin_lock(&job->lock);
+	if (job->chunk != job->end) {
+		chunk = list_entry(job->chunk, struct page, lru);
+		pages = 1U << compound_order(chunk);
+		n = min_t(unsigned int, pages - job->taken, ZERO_PIECE_PAGES);
+		*first = nth_page(chunk, job->taken);
+		job->taken += n;
+		if (job->taken == pages) {
+			job->chunk = job->chunk->next;
+			job->taken = 0;
+		}
+	}
+	spin_unlock(&job->lock);
+	return n;
+}
+
+static void zero_job_run(struct zero_job *job)
+{
+	struct page *first;
+	unsigned int i, n;
+
+	while ((n = zero_job_claim(job, &first))) {
+		for (i = 0; i < n; i++)
+			clear_highpage(nth_page(first, i));
+		cond_resched();
+	}
+}
+
+static void zero_helper_work(struct work_struct *work)
+{
+	zero_job_run(container_of(work, struct zero_helper, work)->job);
+}
+
+bool dmabridge_zero_shared(pgoff_t nr)
+{
+	/* Pages the page allocator zeroes anyway, or that are zero already. */
+	if (want_init_on_alloc(0) || want_init_on_free())
+		return false;
+	return nr >= 2 * ZERO_SHARE_PAGES && num_online_cpus() > 1;
+}
+
+void dmabridge_zero_chunks(struct list_head *chunks, pgoff_t nr)
+{
+	struct zero_job job = { .chunk = chunks->next, .end = chunks };
+	struct zero_helper helpers[ZERO_MAX_HELPERS];
+	unsigned int cpu = raw_smp_processor_id(), n, i;
+
+	spin_lock_init(&job.lock);
+	n = min_t(pgoff_t, num_online_cpus(), nr / ZERO_SHARE_PAGES);
+	n = n ? min_t(unsigned int, n - 1, ZERO_MAX_HELPERS) : 0;
+	for (i = 0; i < n; i++) {
+		helpers[i].job = &job;
+		INIT_WORK_ONSTACK(&helpers[i].work, zero_helper_work);
+		cpu = zero_cpu_after(cpu);
+		queue_work_on(cpu, zero_wq, &helpers[i].work);
+	}
+	zero_job_run(&job);
+	/* Waits for a helper still on its last chunk. */
+	for (i = 0; i < n; i++) {
+		cancel_work_sync(&helpers[i].work);
+		destroy_work_on_stack(&helpers[i].work);
+	}
 }
 
 /* Sets the worker going for a pool whose pages allocations want. */

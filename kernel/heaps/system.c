@@ -34,10 +34,9 @@
 static const unsigned int system_orders[] = { 8, 4, 0 };
 
 /* Large chunks are a bonus: never reclaim or retry for them. */
-#define HIGH_ORDER_GFP	(((GFP_HIGHUSER | __GFP_ZERO | __GFP_NOWARN | \
-			   __GFP_NORETRY) & ~__GFP_RECLAIM) | __GFP_COMP)
-#define LOW_ORDER_GFP	(GFP_HIGHUSER | __GFP_ZERO | __GFP_NOWARN | \
-			 __GFP_RETRY_MAYFAIL)
+#define HIGH_ORDER_GFP	(((GFP_HIGHUSER | __GFP_NOWARN | __GFP_NORETRY) & \
+			  ~__GFP_RECLAIM) | __GFP_COMP)
+#define LOW_ORDER_GFP	(GFP_HIGHUSER | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
 
 /* Requests above this many pages are first checked against MemAvailable. */
 #define SYSTEM_CHECK_AVAILABLE_PAGES	(SZ_4M >> PAGE_SHIFT)
@@ -113,13 +112,13 @@ static const struct dmabridge_pages_ops system_buffer_ops = {
 
 /*
  * A chunk of the largest order that fits: pooled pages the worker zeroed,
- * fresh ones, or dirty pooled ones zeroed here, in that order while the
- * pool grows its reserve, else pooled ones before fresh ones.
+ * fresh ones (allocated with @gfp added), or dirty pooled ones zeroed
+ * here, in that order while the pool grows its reserve, else pooled ones
+ * before fresh ones.
  */
 static struct page *system_alloc_chunk(struct dmabridge_pool *pool,
-				       pgoff_t left, bool *fresh)
+				       pgoff_t left, gfp_t gfp, bool *fresh)
 {
-	gfp_t account = dmabridge_pool_charges(pool) ? __GFP_ACCOUNT : 0;
 	struct page *page;
 	unsigned int i, order;
 	bool grow;
@@ -134,7 +133,7 @@ static struct page *system_alloc_chunk(struct dmabridge_pool *pool,
 		if (page)
 			return page;
 		page = alloc_pages((order ? HIGH_ORDER_GFP : LOW_ORDER_GFP) |
-				   account, order);
+				   gfp, order);
 		if (page) {
 			*fresh = true;
 			return page;
@@ -150,11 +149,12 @@ static struct page *system_alloc_chunk(struct dmabridge_pool *pool,
  * Gathers @nr pages in chunks, pooled ones on @pooled and fresh ones on
  * @fresh, as upstream's system heap gathers its pages on a list: the
  * buffer's runs can then be allocated at their final size, and the fresh
- * pages, kept apart, are switched to write-combining together (one TLB
- * flush) or freed directly if the allocation fails.  Returns the number
+ * pages, kept apart, are zeroed (if allocated unzeroed) and switched to
+ * write-combining together (one TLB flush), or freed directly if the
+ * allocation fails.  Returns the number
  * of chunks, or an error with both lists emptied.
  */
-static long system_fill(struct dmabridge_pool *pool, pgoff_t nr,
+static long system_fill(struct dmabridge_pool *pool, pgoff_t nr, gfp_t gfp,
 			struct list_head *pooled, struct list_head *fresh_list,
 			pgoff_t *nr_fresh)
 {
@@ -171,7 +171,7 @@ static long system_fill(struct dmabridge_pool *pool, pgoff_t nr,
 			ret = -EINTR;
 			goto err;
 		}
-		page = system_alloc_chunk(pool, nr - done, &fresh);
+		page = system_alloc_chunk(pool, nr - done, gfp, &fresh);
 		if (!page) {
 			/* The cgroup's own pooled pages count against it. */
 			if (dmabridge_pool_charges(pool) && !drained) {
@@ -223,6 +223,7 @@ static struct dma_buf *system_allocate(struct dmabridge_heap *heap,
 	struct system_heap *sheap = container_of(heap, struct system_heap, heap);
 	bool uncached = sheap->kind == DMABRIDGE_POOL_UNCACHED;
 	pgoff_t nr = len >> PAGE_SHIFT, nr_fresh = 0;
+	bool zero_shared = dmabridge_zero_shared(nr);
 	struct system_buffer *buffer;
 	LIST_HEAD(pooled);
 	LIST_HEAD(fresh);
@@ -252,7 +253,10 @@ static struct dma_buf *system_allocate(struct dmabridge_heap *heap,
 		goto err_buffer;
 	}
 
-	chunks = system_fill(buffer->pool, nr, &pooled, &fresh, &nr_fresh);
+	chunks = system_fill(buffer->pool, nr,
+			     (dmabridge_pool_charges(buffer->pool) ?
+			      __GFP_ACCOUNT : 0) | (zero_shared ? 0 : __GFP_ZERO),
+			     &pooled, &fresh, &nr_fresh);
 	if (chunks < 0) {
 		ret = chunks;
 		goto err_pool;
@@ -264,6 +268,8 @@ static struct dma_buf *system_allocate(struct dmabridge_heap *heap,
 		ret = -ENOMEM;
 		goto err_pages;
 	}
+	if (zero_shared && nr_fresh)
+		dmabridge_zero_chunks(&fresh, nr_fresh);
 #ifdef CONFIG_X86
 	if (uncached && nr_fresh) {
 		ret = system_fresh_to_wc(&fresh, nr_fresh);

@@ -620,6 +620,38 @@ TEST_F_TIMEOUT(heap, reallocated_buffers_never_show_previous_data, 600)
 		close(tifd);
 }
 
+/*
+ * Large allocations zero their fresh pages on several CPUs at once (with
+ * init_on_alloc=0, as the guests boot): pages a buffer dirtied and the
+ * shrinker gave back to the page allocator come back zeroed, in every
+ * piece, whoever zeroed it.
+ */
+TEST_F_TIMEOUT(heap, large_buffers_of_fresh_pages_come_back_zeroed, 300)
+{
+	static const uint64_t sizes[] = { 4 * MiB, 8 * MiB + 3 * PAGE,
+					  32 * MiB + PAGE };
+	int tifd = ti_open(), i;
+
+	for (i = 0; i < (int)ARRAY_SIZE(sizes); i++) {
+		int fd = halloc(_metadata, self->heap, sizes[i]);
+		int64_t bad;
+
+		ASSERT_GE(fd, 0);
+		dirty(fd, sizes[i], 200 + i);
+		close(fd);
+		drop_caches();
+		fd = halloc(_metadata, self->heap, sizes[i]);
+		ASSERT_GE(fd, 0);
+		bad = first_nonzero(fd, sizes[i], tifd);
+		EXPECT_EQ(-1, bad) TH_LOG("%llu bytes: byte %lld was not zero",
+					  (unsigned long long)sizes[i],
+					  (long long)bad);
+		close(fd);
+	}
+	if (tifd >= 0)
+		close(tifd);
+}
+
 /* --- usage in sysfs ------------------------------------------------- */
 
 TEST_F(heap, usage_in_sysfs_follows_allocations)
