@@ -14,6 +14,7 @@ ccflags-y += $(call dmabridge_if_grep,include/linux/mm.h,memfd_pin_folios,DMABRI
 ccflags-y += $(call dmabridge_if_grep,include/linux/mm.h,void vm_flags_set,DMABRIDGE_HAVE_VM_FLAGS_SET)
 ccflags-y += $(call dmabridge_if_grep,include/linux/dma-buf.h,dma_buf_vmap_unlocked,DMABRIDGE_HAVE_DMA_BUF_VMAP_UNLOCKED)
 ccflags-y += $(call dmabridge_if_grep,include/linux/shrinker.h,shrinker_alloc,DMABRIDGE_HAVE_SHRINKER_ALLOC)
+ccflags-y += $(call dmabridge_if_grep,include/linux/list_lru.h,list_lru_add_obj,DMABRIDGE_HAVE_LIST_LRU_ADD_OBJ)
 ccflags-y += $(call dmabridge_if_grep,include/linux/iommu-dma.h,use_dma_iommu,DMABRIDGE_HAVE_USE_DMA_IOMMU)
 ccflags-y += $(call dmabridge_if_grep,include/linux/device/class.h,devnode..const struct device,DMABRIDGE_HAVE_CONST_DEVNODE)
 

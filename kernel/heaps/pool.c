@@ -12,7 +12,12 @@
  * Freed pages are "dirty" until a worker has zeroed them; only zeroed
  * ("clean") pages are handed out, so no buffer ever shows a previous
  * owner's data and freeing stays cheap.  A shrinker gives pooled pages
- * back to the kernel under memory pressure, dirty ones first.
+ * back to the kernel under memory pressure, dirty ones first.  It is
+ * memcg aware: a cgroup at its limit reclaims only from its own subtree,
+ * and a pool's pages are charged to its cgroup, so that reclaim must find
+ * them.  Each pool is on a memcg-aware list_lru, charged to its cgroup
+ * (which puts it on that cgroup's list, and on the parent's once the
+ * cgroup is gone, as its charges are); reclaim of a cgroup walks its list.
  *
  * A pool that allocations want pages from gets its freed pages zeroed at
  * once, by a worker on another CPU while the allocating task goes on, and
@@ -23,7 +28,8 @@
  * only zero a dirty page themselves once the reserve is used up and the
  * worker behind.  The pages of a pool nobody wants pages from stay dirty,
  * with no timer and no wakeup, until an allocation finds them (and sets
- * the worker going) or the shrinker takes them.
+ * the worker going), the worker passes by for another pool (it zeroes
+ * every dirty page it finds), or the shrinker takes them.
  *
  * Every buffer looks its pool up when it is allocated and lets go of it
  * when it is freed, so lookups walk the list under RCU and pools are
@@ -35,6 +41,7 @@
 #include <linux/gfp.h>
 #include <linux/highmem.h>
 #include <linux/list.h>
+#include <linux/list_lru.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
@@ -59,6 +66,8 @@
 struct dmabridge_pool {
 	/* In pools: changed under pools_lock, walked under RCU. */
 	struct list_head node;
+	/* In pool_lru, from when it is in pools until it is removed. */
+	struct list_head lru_node;
 	struct rcu_head rcu;
 	atomic_t users;			/* 1 for the list, 1 per holder */
 	enum dmabridge_pool_kind kind;
@@ -68,6 +77,7 @@ struct dmabridge_pool {
 	spinlock_t lock;		/* the lists and counts below */
 	struct list_head clean[POOL_ORDERS];
 	struct list_head dirty[POOL_ORDERS];
+	unsigned long nr_pages;		/* clean and dirty */
 	unsigned long nr_dirty;		/* in PAGE_SIZE units */
 	unsigned long nr_chunks[POOL_ORDERS];	/* clean and dirty */
 	/*
@@ -82,6 +92,10 @@ static DEFINE_MUTEX(pools_lock);
 /* Pooled memory per kind, in PAGE_SIZE units. */
 static atomic_long_t pooled_pages[DMABRIDGE_NR_POOL_KINDS];
 static struct shrinker *pool_shrinker;
+static struct list_lru pool_lru;
+/* The shrinker may run before pool_lru is set up (see compat.h). */
+static bool pool_lru_ready;
+static struct kmem_cache *pool_cache;
 /* Delayed only with one CPU (see pool_kick()). */
 static struct delayed_work zero_work;
 /*
@@ -156,6 +170,7 @@ struct dmabridge_pool *dmabridge_pool_get(enum dmabridge_pool_kind kind,
 	struct mem_cgroup *memcg = charge ? get_mem_cgroup_from_mm(current->mm)
 					  : NULL;
 	struct dmabridge_pool *pool, *fresh;
+	struct mem_cgroup *old_memcg;
 	unsigned int order;
 
 	rcu_read_lock();
@@ -164,13 +179,22 @@ struct dmabridge_pool *dmabridge_pool_get(enum dmabridge_pool_kind kind,
 	if (pool)
 		goto out_put_memcg;
 
-	/* Allocated outside pools_lock: reclaim may call our shrinker. */
-	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
+	/*
+	 * Allocated outside pools_lock: reclaim may call our shrinker.
+	 * Charged to the pool's cgroup, which puts it on that cgroup's
+	 * list in pool_lru.
+	 */
+	old_memcg = set_active_memcg(memcg);
+	fresh = kmem_cache_alloc_lru(pool_cache, &pool_lru,
+				     GFP_KERNEL | __GFP_ZERO |
+				     (charge ? __GFP_ACCOUNT : 0));
+	set_active_memcg(old_memcg);
 	mutex_lock(&pools_lock);
 	pool = pool_find(kind, charge, memcg);
 	if (pool || !fresh) {
 		mutex_unlock(&pools_lock);
-		kfree(fresh);
+		if (fresh)
+			kmem_cache_free(pool_cache, fresh);
 		if (!pool)
 			pool = ERR_PTR(-ENOMEM);
 		goto out_put_memcg;
@@ -185,6 +209,8 @@ struct dmabridge_pool *dmabridge_pool_get(enum dmabridge_pool_kind kind,
 		INIT_LIST_HEAD(&fresh->clean[order]);
 		INIT_LIST_HEAD(&fresh->dirty[order]);
 	}
+	INIT_LIST_HEAD(&fresh->lru_node);
+	dmabridge_list_lru_add_obj(&pool_lru, &fresh->lru_node);
 	list_add_rcu(&fresh->node, &pools);
 	mutex_unlock(&pools_lock);
 	return fresh;
@@ -387,6 +413,7 @@ struct page *dmabridge_pool_take(struct dmabridge_pool *pool,
 	if (page) {
 		list_del(&page->lru);
 		pool->nr_chunks[order]--;
+		pool->nr_pages -= 1UL << order;
 	}
 	spin_unlock(&pool->lock);
 
@@ -415,6 +442,7 @@ void dmabridge_pool_give(struct dmabridge_pool *pool, struct page *page,
 	spin_lock(&pool->lock);
 	list_add_tail(&page->lru, &pool->dirty[order]);
 	pool->nr_dirty += 1UL << order;
+	pool->nr_pages += 1UL << order;
 	pool->nr_chunks[order]++;
 	now = pool->wanted && pool->nr_dirty >= POOL_KICK_PAGES;
 	spin_unlock(&pool->lock);
@@ -531,6 +559,7 @@ static unsigned long pool_free(struct dmabridge_pool *pool,
 				if (page) {
 					list_del(&page->lru);
 					pool->nr_chunks[order]--;
+					pool->nr_pages -= 1UL << order;
 					if (!l)
 						pool->nr_dirty -= 1UL << order;
 				}
@@ -554,6 +583,12 @@ static bool pool_empty(struct dmabridge_pool *pool)
 		    !list_empty(&pool->dirty[order]))
 			return false;
 	return true;
+}
+
+static void pool_free_rcu(struct rcu_head *rcu)
+{
+	kmem_cache_free(pool_cache, container_of(rcu, struct dmabridge_pool,
+						 rcu));
 }
 
 /*
@@ -580,9 +615,10 @@ static void pools_reap(bool all)
 			atomic_set(&pool->users, 1);
 			continue;
 		}
+		dmabridge_list_lru_del_obj(&pool_lru, &pool->lru_node);
 		list_del_rcu(&pool->node);
 		mem_cgroup_put(pool->memcg);
-		kfree_rcu(pool, rcu);
+		call_rcu(&pool->rcu, pool_free_rcu);
 	}
 }
 
@@ -591,50 +627,113 @@ void dmabridge_pool_drain(struct dmabridge_pool *pool)
 	pool_free(pool, ULONG_MAX);
 }
 
+/* The pools of one cgroup's list in pool_lru, found by one walk. */
+struct pool_walk {
+	unsigned long pages;
+	unsigned int nr;
+	struct dmabridge_pool *pools[8];
+};
+
+static enum lru_status pool_walk_count(struct list_head *item,
+				       struct list_lru_one *list,
+				       spinlock_t *lock, void *arg)
+{
+	struct pool_walk *walk = arg;
+
+	walk->pages += READ_ONCE(list_entry(item, struct dmabridge_pool,
+					    lru_node)->nr_pages);
+	return LRU_SKIP;
+}
+
+/*
+ * Under the list's lock, which pools_reap() takes to remove a pool after
+ * it took its last use: a pool found here with a use left stays.  Pools
+ * found go to the back, so that the next walk starts with others.
+ */
+static enum lru_status pool_walk_pin(struct list_head *item,
+				     struct list_lru_one *list,
+				     spinlock_t *lock, void *arg)
+{
+	struct dmabridge_pool *pool = list_entry(item, struct dmabridge_pool,
+						 lru_node);
+	struct pool_walk *walk = arg;
+
+	if (READ_ONCE(pool->nr_pages) && atomic_inc_not_zero(&pool->users))
+		walk->pools[walk->nr++] = pool;
+	return LRU_ROTATE;
+}
+
+/*
+ * The pages of the pools of sc->memcg (with those of its removed
+ * children) on node sc->nid's list.  A cgroup whose pools are empty
+ * counts 0, not SHRINK_EMPTY, which would clear the cgroup's bit for
+ * this shrinker: only adding the first pool to its list sets it again.
+ */
 static unsigned long pool_shrink_count(struct shrinker *shrinker,
 				       struct shrink_control *sc)
 {
-	unsigned long pages = 0;
-	int kind;
+	struct pool_walk walk = { 0 };
+	unsigned long nr = ULONG_MAX;
 
-	for (kind = 0; kind < DMABRIDGE_NR_POOL_KINDS; kind++)
-		pages += atomic_long_read(&pooled_pages[kind]);
-	return pages ?: SHRINK_EMPTY;
+	/* Pairs with the release in dmabridge_pools_init(). */
+	if (!smp_load_acquire(&pool_lru_ready) ||
+	    !list_lru_count_one(&pool_lru, sc->nid, sc->memcg))
+		return SHRINK_EMPTY;
+	list_lru_walk_one(&pool_lru, sc->nid, sc->memcg, pool_walk_count,
+			  &walk, &nr);
+	return walk.pages;
 }
 
 static unsigned long pool_shrink_scan(struct shrinker *shrinker,
 				      struct shrink_control *sc)
 {
-	struct dmabridge_pool *pool;
-	unsigned long freed = 0;
+	struct pool_walk walk = { 0 };
+	unsigned long nr = ARRAY_SIZE(walk.pools), freed = 0;
+	unsigned int i;
 
-	/* Reclaim can start inside an allocation that holds the lock. */
-	if (!mutex_trylock(&pools_lock))
+	/* Pairs with the release in dmabridge_pools_init(). */
+	if (!smp_load_acquire(&pool_lru_ready))
 		return SHRINK_STOP;
-	list_for_each_entry(pool, &pools, node) {
-		if (freed >= sc->nr_to_scan)
-			break;
-		freed += pool_free(pool, sc->nr_to_scan - freed);
+	list_lru_walk_one(&pool_lru, sc->nid, sc->memcg, pool_walk_pin, &walk,
+			  &nr);
+	for (i = 0; i < walk.nr; i++) {
+		if (freed < sc->nr_to_scan)
+			freed += pool_free(walk.pools[i],
+					   sc->nr_to_scan - freed);
+		dmabridge_pool_put(walk.pools[i]);
 	}
-	pools_reap(false);
-	mutex_unlock(&pools_lock);
+	/* Reclaim can start inside an allocation that holds the lock. */
+	if (mutex_trylock(&pools_lock)) {
+		pools_reap(false);
+		mutex_unlock(&pools_lock);
+	}
 	return freed ?: SHRINK_STOP;
 }
 
 int dmabridge_pools_init(void)
 {
 	INIT_DELAYED_WORK(&zero_work, pool_zero_work);
+	pool_cache = KMEM_CACHE(dmabridge_pool, 0);
+	if (!pool_cache)
+		return -ENOMEM;
 	zero_wq = alloc_workqueue("dmabridge_heap_zero", WQ_CPU_INTENSIVE, 0);
 	if (!zero_wq)
-		return -ENOMEM;
+		goto err_cache;
 	pool_shrinker = dmabridge_shrinker_create(pool_shrink_count,
 						  pool_shrink_scan,
-						  "dmabridge-heap-pools");
-	if (!pool_shrinker) {
-		destroy_workqueue(zero_wq);
-		return -ENOMEM;
-	}
+						  "dmabridge-heap-pools",
+						  &pool_lru);
+	if (!pool_shrinker)
+		goto err_wq;
+	/* pool_lru is set up: the shrinker's callbacks may use it. */
+	smp_store_release(&pool_lru_ready, true);
 	return 0;
+
+err_wq:
+	destroy_workqueue(zero_wq);
+err_cache:
+	kmem_cache_destroy(pool_cache);
+	return -ENOMEM;
 }
 
 /* Every buffer is gone by now: the module cannot unload before. */
@@ -652,4 +751,8 @@ void dmabridge_pools_exit(void)
 	}
 	pools_reap(true);
 	mutex_unlock(&pools_lock);
+	list_lru_destroy(&pool_lru);
+	/* The pools' RCU callbacks free into pool_cache. */
+	rcu_barrier();
+	kmem_cache_destroy(pool_cache);
 }

@@ -795,8 +795,12 @@ static long long cgroup_event(const char *key)
 	return p ? atoll(p + strlen(key) + 1) : -1;
 }
 
-/* Fork a child into the cgroup that allocates @len; its errno (0 = ok). */
-static int alloc_in_cgroup(const char *heapname, uint64_t len)
+/*
+ * Fork a child into the cgroup that allocates @len (and, with @anon, frees
+ * it and then touches @anon bytes of anonymous memory); its errno (0 =
+ * ok), or -1000 - the signal that killed it.
+ */
+static int alloc_in_cgroup(const char *heapname, uint64_t len, uint64_t anon)
 {
 	int pipefd[2], status, err = -1;
 	pid_t pid;
@@ -818,6 +822,16 @@ static int alloc_in_cgroup(const char *heapname, uint64_t len)
 		heap = open(path, O_RDONLY | O_CLOEXEC);
 		fd = heap_ioctl_alloc(heap, len, O_RDWR | O_CLOEXEC, 0);
 		err = fd < 0 ? -fd : 0;
+		if (!err && anon) {
+			char *p = mmap(NULL, anon, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			close(fd);
+			if (p == MAP_FAILED)
+				err = errno;
+			else
+				memset(p, 0x5a, anon);
+		}
 		if (write(pipefd[1], &err, sizeof(err)) < 0)
 			_exit(101);
 		_exit(0);
@@ -843,8 +857,8 @@ TEST_F_TIMEOUT(heap, memcg_limit_stops_allocation_with_enomem_and_kills_nothing,
 	ret = cgroup_setup("32M");
 	if (ret)
 		SKIP(return, "no memory cgroup: %s", strerror(-ret));
-	EXPECT_EQ(0, alloc_in_cgroup(self->name, 8 * MiB));
-	EXPECT_EQ(ENOMEM, alloc_in_cgroup(self->name, 64 * MiB));
+	EXPECT_EQ(0, alloc_in_cgroup(self->name, 8 * MiB, 0));
+	EXPECT_EQ(ENOMEM, alloc_in_cgroup(self->name, 64 * MiB, 0));
 	EXPECT_EQ(0, cgroup_event("oom_kill"));
 	EXPECT_EQ(oom, oom_lines());
 
@@ -853,10 +867,37 @@ TEST_F_TIMEOUT(heap, memcg_limit_stops_allocation_with_enomem_and_kills_nothing,
 		rmdir(CG);
 		SKIP(return, "memcg_account cannot be changed at run time");
 	}
-	EXPECT_EQ(0, alloc_in_cgroup(self->name, 64 * MiB))
+	EXPECT_EQ(0, alloc_in_cgroup(self->name, 64 * MiB, 0))
 		TH_LOG("memcg_account=N still charges the cgroup");
 	write_file(PARAMS "memcg_account", saved);
 	EXPECT_EQ(0, cgroup_event("oom_kill"));
+	rmdir(CG);
+}
+
+/*
+ * A freed buffer's pages stay in the pool, charged to the cgroup: when
+ * the cgroup then needs the memory for something else, its own reclaim
+ * must take them back rather than OOM-kill a task of the cgroup.
+ */
+TEST_F_TIMEOUT(heap, memcg_reclaim_takes_back_the_cgroups_pooled_pages, 300)
+{
+	long long pooled;
+	int ret, oom = oom_lines();
+
+	OURS_ONLY("upstream's heaps keep no pool");
+	if (!strcmp(self->name, "contiguous"))
+		SKIP(return, "the contiguous heap's region is not charged to memcgs");
+	ret = cgroup_setup("64M");
+	if (ret)
+		SKIP(return, "no memory cgroup: %s", strerror(-ret));
+	drop_caches();	/* every pool empty: what is pooled after is ours */
+	/* 40 MiB pooled and charged, then 48 MiB more: over 64 MiB. */
+	EXPECT_EQ(0, alloc_in_cgroup(self->name, 40 * MiB, 48 * MiB));
+	EXPECT_EQ(0, cgroup_event("oom_kill"));
+	EXPECT_EQ(oom, oom_lines());
+	pooled = dmabridge_heap_stat(self->name, "pool_bytes");
+	EXPECT_LT(pooled, 40 * MiB) TH_LOG("the pool still holds %lld bytes",
+					   pooled);
 	rmdir(CG);
 }
 

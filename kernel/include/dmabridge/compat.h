@@ -10,6 +10,7 @@
 
 #include <linux/device.h>
 #include <linux/dma-buf.h>
+#include <linux/list_lru.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/shrinker.h>
@@ -71,20 +72,32 @@ static inline void dma_buf_vunmap_unlocked(struct dma_buf *dmabuf,
  * Shrinkers are allocated by the mm core from 6.7 on; before, the owner
  * embedded one and registered it.  Either way the caller gets a pointer
  * and gives it back to dmabridge_shrinker_free().
+ *
+ * With @lru, the shrinker is memcg and NUMA aware and @lru is set up as
+ * its memcg-aware list_lru: reclaim of a memory cgroup then calls it for
+ * the cgroups (and nodes) that have objects on @lru.  Before 6.7 a module
+ * cannot set @lru up before the shrinker is live, so the callbacks must
+ * leave @lru alone until this has returned.
  */
 static inline struct shrinker *
 dmabridge_shrinker_create(unsigned long (*count)(struct shrinker *,
 						 struct shrink_control *),
 			  unsigned long (*scan)(struct shrinker *,
 						struct shrink_control *),
-			  const char *name)
+			  const char *name, struct list_lru *lru)
 {
+	unsigned int flags = lru ? SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE
+				 : 0;
 	struct shrinker *shrinker;
 
 #ifdef DMABRIDGE_HAVE_SHRINKER_ALLOC
-	shrinker = shrinker_alloc(0, "%s", name);
+	shrinker = shrinker_alloc(flags, "%s", name);
 	if (!shrinker)
 		return NULL;
+	if (lru && list_lru_init_memcg(lru, shrinker)) {
+		shrinker_free(shrinker);
+		return NULL;
+	}
 	shrinker->count_objects = count;
 	shrinker->scan_objects = scan;
 	shrinker_register(shrinker);
@@ -95,7 +108,13 @@ dmabridge_shrinker_create(unsigned long (*count)(struct shrinker *,
 	shrinker->count_objects = count;
 	shrinker->scan_objects = scan;
 	shrinker->seeks = DEFAULT_SEEKS;
+	shrinker->flags = flags;
 	if (register_shrinker(shrinker, "%s", name)) {
+		kfree(shrinker);
+		return NULL;
+	}
+	if (lru && list_lru_init_memcg(lru, shrinker)) {
+		unregister_shrinker(shrinker);
 		kfree(shrinker);
 		return NULL;
 	}
@@ -110,6 +129,31 @@ static inline void dmabridge_shrinker_free(struct shrinker *shrinker)
 #else
 	unregister_shrinker(shrinker);
 	kfree(shrinker);
+#endif
+}
+
+/*
+ * Adding a slab object to a list_lru of its memory cgroup and node:
+ * list_lru_add() found both itself until 6.8, which named that
+ * list_lru_add_obj() and gave list_lru_add() explicit ones.
+ */
+static inline void dmabridge_list_lru_add_obj(struct list_lru *lru,
+					      struct list_head *item)
+{
+#ifdef DMABRIDGE_HAVE_LIST_LRU_ADD_OBJ
+	list_lru_add_obj(lru, item);
+#else
+	list_lru_add(lru, item);
+#endif
+}
+
+static inline void dmabridge_list_lru_del_obj(struct list_lru *lru,
+					      struct list_head *item)
+{
+#ifdef DMABRIDGE_HAVE_LIST_LRU_ADD_OBJ
+	list_lru_del_obj(lru, item);
+#else
+	list_lru_del(lru, item);
 #endif
 }
 
