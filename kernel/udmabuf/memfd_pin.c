@@ -23,8 +23,12 @@ int memfd_pinned_alloc(struct memfd_pinned *pinned,
 		       struct dmabridge_pages *buf, pgoff_t capacity)
 {
 	*pinned = (struct memfd_pinned){ .buf = buf, .capacity = capacity };
-	/* At worst no two pages are physically contiguous. */
-	buf->runs = kvmalloc_array(capacity, sizeof(*buf->runs), GFP_KERNEL);
+	/*
+	 * At worst no two pages are physically contiguous.  Sized by the
+	 * request before any memfd is looked at: charged to the caller.
+	 */
+	buf->runs = kvmalloc_array(capacity, sizeof(*buf->runs),
+				   GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!buf->runs)
 		return -ENOMEM;
 	buf->nr_runs = 0;
@@ -32,7 +36,7 @@ int memfd_pinned_alloc(struct memfd_pinned *pinned,
 #ifdef DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS
 	/* At worst every page is a folio of its own. */
 	pinned->folios = kvmalloc_array(capacity, sizeof(*pinned->folios),
-					GFP_KERNEL);
+					GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!pinned->folios) {
 		kvfree(buf->runs);
 		return -ENOMEM;

@@ -41,9 +41,14 @@
 #include <uapi/dmabridge/udmabuf.h>
 #include "memfd_pin.h"
 
-/* Bounds for the writable parameters, so no value can overflow a size. */
+/*
+ * Bounds for the writable parameters, so no value can overflow a size.
+ * While a buffer is made it keeps a 16-byte run per page at worst, in an
+ * array that kvmalloc() refuses (with a warning) beyond INT_MAX bytes:
+ * just under 512 GiB.
+ */
 #define UDMABUF_LIST_LIMIT_MAX		BIT(20)
-#define UDMABUF_SIZE_LIMIT_MB_MAX	BIT(20)
+#define UDMABUF_SIZE_LIMIT_MB_MAX	(BIT(19) - 1)
 
 struct udmabuf_int_param {
 	int *value;

@@ -847,4 +847,53 @@ TEST_F_TIMEOUT(udmabuf, soak_10000_create_close_cycles_do_not_grow_kernel_memory
 	EXPECT_EQ(0, try_write_seal(self->memfd));
 }
 
+#define PARAMS "/sys/module/dmabridge_udmabuf/parameters/"
+
+/* 0, or the errno of writing @value to parameter @name. */
+static int write_param(const char *name, const char *value)
+{
+	char path[128];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), PARAMS "%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (write(fd, value, strlen(value)) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * The limits take no value that could overflow a size computation or ask
+ * kvmalloc() for more than it gives (16 bytes a page at worst).
+ */
+TEST(limits_refuse_values_outside_their_range)
+{
+	char list[32] = "", size[32] = "";
+	FILE *f;
+
+	f = fopen(PARAMS "size_limit_mb", "r");
+	if (!f)
+		SKIP(return, "dmabridge_udmabuf is not loaded");
+	ASSERT_EQ(1, fscanf(f, "%31s", size));
+	fclose(f);
+	f = fopen(PARAMS "list_limit", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%31s", list));
+	fclose(f);
+
+	EXPECT_EQ(EINVAL, write_param("size_limit_mb", "0"));
+	EXPECT_EQ(EINVAL, write_param("size_limit_mb", "524288"));
+	EXPECT_EQ(EINVAL, write_param("size_limit_mb", "-1"));
+	EXPECT_EQ(0, write_param("size_limit_mb", "524287"));
+	EXPECT_EQ(EINVAL, write_param("list_limit", "0"));
+	EXPECT_EQ(EINVAL, write_param("list_limit", "1048577"));
+	EXPECT_EQ(0, write_param("list_limit", "1048576"));
+
+	EXPECT_EQ(0, write_param("size_limit_mb", size));
+	EXPECT_EQ(0, write_param("list_limit", list));
+}
+
 TEST_HARNESS_MAIN
