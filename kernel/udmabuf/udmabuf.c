@@ -214,6 +214,16 @@ static int udmabuf_pin_item(struct udmabuf *ubuf,
 		ret = -EINVAL;
 		goto out_unlock;
 	}
+	/*
+	 * The buffer gives its holders read access and, unless read-only,
+	 * write access to the pages: no more than the memfd's fd allowed.
+	 * Upstream does not check, so a read-only fd made a writable buffer.
+	 */
+	if (!(memfd->f_mode & FMODE_READ) ||
+	    (!ubuf->buf.read_only && !(memfd->f_mode & FMODE_WRITE))) {
+		ret = -EACCES;
+		goto out_unlock;
+	}
 	ret = memfd_pin_range(&ubuf->pinned, memfd, item->offset,
 			      item->size >> PAGE_SHIFT);
 out_unlock:

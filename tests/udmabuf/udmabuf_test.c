@@ -712,6 +712,41 @@ TEST_F(udmabuf, readonly_buffer_still_needs_shrink_seal)
 	close(memfd);
 }
 
+/* The memfd opened again through /proc with @flags, or -1. */
+static int reopen(int memfd, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	return open(path, flags | O_CLOEXEC);
+}
+
+TEST_F(udmabuf, buffer_allows_no_more_than_the_memfds_fd)
+{
+	int ro = reopen(self->memfd, O_RDONLY);
+	int wo = reopen(self->memfd, O_WRONLY);
+	int fd;
+
+	if (!udmabuf_dev_is_dmabridge())
+		SKIP(return, "upstream makes writable buffers of read-only fds");
+	ASSERT_GE(ro, 0);
+	ASSERT_GE(wo, 0);
+	EXPECT_CREATE_FAILS_CLEANLY(EACCES,
+		udmabuf_create(self->dev, ro, 0, PAGE, 0));
+	EXPECT_CREATE_FAILS_CLEANLY(EACCES,
+		udmabuf_create(self->dev, wo, 0, PAGE, 0));
+	EXPECT_CREATE_FAILS_CLEANLY(EACCES,
+		udmabuf_create(self->dev, wo, 0, PAGE,
+			       DMABRIDGE_UDMABUF_FLAGS_READONLY));
+	fd = udmabuf_create(self->dev, ro, 0, PAGE,
+			    DMABRIDGE_UDMABUF_FLAGS_READONLY);
+	EXPECT_GE(fd, 0);
+	if (fd >= 0)
+		close(fd);
+	close(ro);
+	close(wo);
+}
+
 /* --- what the dma-buf core offers on our buffers --------------------- */
 
 TEST_F(udmabuf, cpu_access_sync_accepts_valid_and_refuses_bad_flags)
