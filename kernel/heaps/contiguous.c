@@ -156,9 +156,12 @@ static void contiguous_destroy(struct contiguous_region *region)
 }
 
 /*
- * Only RAM the firmware or memmap= marked reserved will do: System RAM
- * belongs to the page allocator, and an address with no memory behind it
- * would give pages that read back garbage.
+ * Only a range marked reserved (which memmap=SIZE$ADDRESS does to RAM)
+ * will do: System RAM belongs to the page allocator, and an address with
+ * nothing behind it would give pages that read back garbage.  A reserved
+ * range with device registers behind it passes these checks too: nothing
+ * a module can read tells it from reserved RAM, so the administrator who
+ * sets the parameter must give a range reserved with memmap=.
  */
 static int contiguous_check_range(phys_addr_t start, u64 size)
 {
