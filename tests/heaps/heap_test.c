@@ -846,17 +846,23 @@ static int alloc_in_cgroup(const char *heapname, uint64_t len, uint64_t anon)
 	return err;
 }
 
+/* In a test of a heap: the cgroup set up with memory.max @max, or a skip. */
+#define CHARGED_HEAP_IN_CGROUP_OR_SKIP(max) do {				\
+	int __ret;							\
+	if (!strcmp(self->name, "contiguous"))				\
+		SKIP(return, "the contiguous heap's region is not charged to memcgs"); \
+	__ret = cgroup_setup(max);					\
+	if (__ret)							\
+		SKIP(return, "no memory cgroup: %s", strerror(-__ret));	\
+} while (0)
+
 TEST_F_TIMEOUT(heap, memcg_limit_stops_allocation_with_enomem_and_kills_nothing, 300)
 {
 	char saved[8] = "Y";
-	int ret, oom = oom_lines();
+	int oom = oom_lines();
 
 	OURS_ONLY("upstream's heaps charge no cgroup");
-	if (!strcmp(self->name, "contiguous"))
-		SKIP(return, "the contiguous heap's region is not charged to memcgs");
-	ret = cgroup_setup("32M");
-	if (ret)
-		SKIP(return, "no memory cgroup: %s", strerror(-ret));
+	CHARGED_HEAP_IN_CGROUP_OR_SKIP("32M");
 	EXPECT_EQ(0, alloc_in_cgroup(self->name, 8 * MiB, 0));
 	EXPECT_EQ(ENOMEM, alloc_in_cgroup(self->name, 64 * MiB, 0));
 	EXPECT_EQ(0, cgroup_event("oom_kill"));
@@ -882,14 +888,10 @@ TEST_F_TIMEOUT(heap, memcg_limit_stops_allocation_with_enomem_and_kills_nothing,
 TEST_F_TIMEOUT(heap, memcg_reclaim_takes_back_the_cgroups_pooled_pages, 300)
 {
 	long long pooled;
-	int ret, oom = oom_lines();
+	int oom = oom_lines();
 
 	OURS_ONLY("upstream's heaps keep no pool");
-	if (!strcmp(self->name, "contiguous"))
-		SKIP(return, "the contiguous heap's region is not charged to memcgs");
-	ret = cgroup_setup("64M");
-	if (ret)
-		SKIP(return, "no memory cgroup: %s", strerror(-ret));
+	CHARGED_HEAP_IN_CGROUP_OR_SKIP("64M");
 	drop_caches();	/* every pool empty: what is pooled after is ours */
 	/* 40 MiB pooled and charged, then 48 MiB more: over 64 MiB. */
 	EXPECT_EQ(0, alloc_in_cgroup(self->name, 40 * MiB, 48 * MiB));
