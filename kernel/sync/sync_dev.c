@@ -260,11 +260,16 @@ static struct dentry *sync_debugfs;
 
 static int __init sync_dev_init(void)
 {
+	int ret;
+
 	sync_debugfs = debugfs_create_dir("dmabridge-sync", NULL);
 	debugfs_create_file("objects", 0444, sync_debugfs, NULL,
 			    &objects_fops);
 	debugfs_create_file("info", 0444, sync_debugfs, NULL, &info_fops);
-	return misc_register(&sync_misc);
+	ret = misc_register(&sync_misc);
+	if (ret)
+		debugfs_remove_recursive(sync_debugfs);
+	return ret;
 }
 
 static void __exit sync_dev_exit(void)
