@@ -208,22 +208,27 @@ EXPORT_SYMBOL_GPL(dmabridge_timeline_create);
 /*
  * The timeline's file is gone: no fence can be made or signaled through it
  * any more, so the pending ones signal now, with @error, and the timeline
- * lives on only as long as its fences.
+ * lives on only as long as its fences.  They signal lowest value first, as
+ * an advance signals them: callbacks run as each one signals, and the
+ * fences of one timeline must signal in order.
  */
 void dmabridge_timeline_close(struct dmabridge_timeline *tl, int error)
 {
-	struct dmabridge_fence *f, *next;
+	struct rb_node *node;
 	LIST_HEAD(done);
 
 	hrtimer_cancel(&tl->timer);
 	spin_lock_irq(&tl->lock);
-	rbtree_postorder_for_each_entry_safe(f, next, &tl->pending, node) {
-		RB_CLEAR_NODE(&f->node);
+	while ((node = rb_first(&tl->pending))) {
+		struct dmabridge_fence *f =
+			rb_entry(node, struct dmabridge_fence, node);
+
+		rb_erase(node, &tl->pending);
+		RB_CLEAR_NODE(node);
 		list_move_tail(&f->age_link, &done);
 		dma_fence_set_error(&f->base, error);
 		dma_fence_signal_locked(&f->base);
 	}
-	tl->pending = RB_ROOT;
 	tl->nr_pending = 0;
 	spin_unlock_irq(&tl->lock);
 	put_signaled(&done);
