@@ -157,6 +157,16 @@ static enum hrtimer_restart timeline_timeout(struct hrtimer *timer)
 	ktime_t now = ktime_get();
 
 	spin_lock_irqsave(&tl->lock, flags);
+	/*
+	 * While we waited for the lock, the fences pending when the timer
+	 * fired may all have signaled and a new one started the timer again
+	 * (timeline_fence()).  It is queued for the oldest fence then, and
+	 * its expiry is not ours to change: that one will run this again.
+	 */
+	if (hrtimer_is_queued(timer)) {
+		spin_unlock_irqrestore(&tl->lock, flags);
+		return HRTIMER_NORESTART;
+	}
 	while ((oldest = list_first_entry_or_null(&tl->by_age,
 						  struct dmabridge_fence,
 						  age_link))) {
