@@ -92,6 +92,8 @@ struct gdb_attachment {
 /* The pages of a dma-buf granted to a domain. */
 struct gdb_imp {
 	struct list_head node;
+	/* The descriptor number it was imported from: IMP_RELEASE's key. */
+	int fd;
 	struct dma_buf *dmabuf;
 	struct dma_buf_attachment *attach;
 	struct sg_table *sgt;
@@ -737,6 +739,7 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 		kfree(imp);
 		return ret;
 	}
+	imp->fd = op.fd;
 	imp->count = op.count;
 	ret = -EINVAL;
 	if (imp->dmabuf->size != (size_t)op.count << PAGE_SHIFT)
@@ -798,13 +801,11 @@ err:
 	return ret;
 }
 
-/* IMP_RELEASE and MAP_RELEASE name a buffer alike: an open fd. */
+/* MAP_RELEASE names its buffer by an open fd. */
 struct dma_buf *gdb_release_arg(void __user *uarg)
 {
-	struct ioctl_gntdev_dmabuf_imp_release op;
+	struct ioctl_gntdev_dmabuf_map_release op;
 
-	BUILD_BUG_ON(sizeof(op) !=
-		     sizeof(struct ioctl_gntdev_dmabuf_map_release));
 	if (copy_from_user(&op, uarg, sizeof(op)))
 		return ERR_PTR(-EFAULT);
 	if (op.reserved || op.fd > INT_MAX)
@@ -812,24 +813,30 @@ struct dma_buf *gdb_release_arg(void __user *uarg)
 	return dma_buf_get(op.fd);
 }
 
+/*
+ * As upstream, the import is found by the descriptor number IMP_TO_REFS
+ * was given, which need not be open any more: a program may close its
+ * dma-buf once granted (the import holds a reference of its own).
+ */
 static long gdb_imp_release(struct gdb_file *file, void __user *uarg)
 {
+	struct ioctl_gntdev_dmabuf_imp_release op;
 	struct gdb_imp *imp, *found = NULL;
-	struct dma_buf *dmabuf = gdb_release_arg(uarg);
 
-	if (IS_ERR(dmabuf))
-		return PTR_ERR(dmabuf);
+	if (copy_from_user(&op, uarg, sizeof(op)))
+		return -EFAULT;
+	if (op.reserved)
+		return -EINVAL;
 
 	mutex_lock(&gdb_lock);
 	list_for_each_entry(imp, &file->imports, node) {
-		if (imp->dmabuf == dmabuf) {
+		if ((u32)imp->fd == op.fd) {
 			found = imp;
 			list_del(&imp->node);
 			break;
 		}
 	}
 	mutex_unlock(&gdb_lock);
-	dma_buf_put(dmabuf);
 	if (!found)
 		return -ENOENT;
 	gdb_imp_free(found, found->count);

@@ -6,6 +6,7 @@
  */
 #include "xen_test.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include "kselftest_harness.h"
 
@@ -180,6 +181,35 @@ TEST_F(self, import_round_trip)
 	close(fd);
 }
 
+/*
+ * IMP_RELEASE names the import by the descriptor number IMP_TO_REFS was
+ * given, as upstream does: a program may close the dma-buf once it is
+ * granted, and the grants live on until the release.
+ */
+TEST_F(self, import_release_after_the_fd_is_closed)
+{
+	uint32_t refs[4];
+	uint8_t *buf, *peer;
+	int fd, gfd;
+
+	fd = vgem_alloc(4 * PAGE);
+	ASSERT_LE(0, fd);
+	buf = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	pat_fill(buf, 0, 4 * PAGE, SEED_CPU);
+	ASSERT_EQ(0, gdb_import(self->dev, fd, SELF, refs, 4, 0));
+	munmap(buf, 4 * PAGE);
+	close(fd);
+	/* The import holds the buffer: the grants still reach its pages. */
+	peer = gntdev_map(&gfd, SELF, refs, 4);
+	ASSERT_NE(NULL, peer);
+	ASSERT_EQ(-1, pat_check(peer, 0, 4 * PAGE, SEED_CPU));
+	munmap(peer, 4 * PAGE);
+	close(gfd);
+	ASSERT_EQ(0, gdb_release(self->dev, fd, 0));
+	ASSERT_EQ(-ENOENT, gdb_release(self->dev, fd, 0));
+}
+
 /* Grant refs -> dma-buf -> vgem (PRIME import): the xen-zcopy backend flow. */
 TEST_F(self, zcopy_export_into_vgem)
 {
@@ -251,8 +281,12 @@ TEST_F(self, bad_inputs)
 	ASSERT_EQ(-ENOENT, gdb_release(self->dev, fd, 0));
 	ASSERT_EQ(0, gdb_import(self->dev, fd, SELF, refs, 4, 0));
 	ASSERT_EQ(-EINVAL, gdb_release(self->dev, fd, 1));
-	ASSERT_EQ(-EINVAL, gdb_release(self->dev, nul, 0));
-	ASSERT_EQ(-EBADF, gdb_release(self->dev, 999, 0));
+	/* As upstream: a descriptor number nothing was imported from. */
+	ASSERT_EQ(-ENOENT, gdb_release(self->dev, nul, 0));
+	ASSERT_EQ(-ENOENT, gdb_release(self->dev, 999, 0));
+	ASSERT_EQ(-ENOENT, gdb_release(self->dev, INT_MIN, 0));
+	ASSERT_NE(0, ioctl(self->dev, IOCTL_GNTDEV_DMABUF_IMP_RELEASE, NULL));
+	ASSERT_EQ(EFAULT, errno);
 	ASSERT_EQ(0, gdb_release(self->dev, fd, 0));
 
 	/* Not ours. */
