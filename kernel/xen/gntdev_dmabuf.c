@@ -329,7 +329,8 @@ static int gdb_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	if (exp->read_only)
 		vm_flags_clear(vma, VM_MAYWRITE);
 	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	return vm_map_pages_zero(vma, exp->pages, exp->count);
+	/* From the caller's vm_pgoff on, which the dma-buf core checked. */
+	return vm_map_pages(vma, exp->pages, exp->count);
 }
 
 static void gdb_pv_vunmap_grants(struct gdb_exp *exp, unsigned int n)
