@@ -55,8 +55,7 @@ struct gdb_map {
 	struct dma_buf *dmabuf;
 	struct dma_buf_attachment *attach;
 	struct sg_table *sgt;
-	const struct dma_buf_ops *own_ops;
-	struct dma_buf_ops held_ops;
+	const struct dma_buf_ops *own_ops;	/* the exporter's, while held */
 
 	domid_t domid;
 	unsigned int count;
@@ -97,6 +96,59 @@ static int gdb_held_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 static int gdb_held_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
 	return -EBUSY;
+}
+
+/*
+ * The held copies of the exporters' ops, one for each table seen, kept
+ * until the module goes.  The dma-buf core reads dmabuf->ops without a
+ * lock (dma_buf_mmap_internal(), dma_buf_begin_cpu_access(), the attach
+ * callback in dma_buf_attach()), so a caller may still go through a held
+ * copy after release put the exporter's ops back: a copy must outlive
+ * every hold.  Only module exit frees them, when no mapping is left; the
+ * one window left is a caller stalled between reading dmabuf->ops and
+ * calling through it from before a release until after rmmod, the same
+ * window the module's own gdb_held_*() text has.
+ *
+ * A copy is found by the exporter's table's contents, not its address,
+ * so that an exporter module loaded again at that address with other
+ * functions gets a copy of its own.  Under gdb_swap_lock.
+ */
+struct gdb_held_ops {
+	struct list_head node;
+	struct dma_buf_ops own;		/* the exporter's table, as it was */
+	struct dma_buf_ops held;
+};
+
+static LIST_HEAD(gdb_held_ops_list);
+
+static const struct dma_buf_ops *gdb_held_ops_get(const struct dma_buf_ops *own)
+{
+	struct gdb_held_ops *h;
+
+	lockdep_assert_held(&gdb_swap_lock);
+	list_for_each_entry(h, &gdb_held_ops_list, node)
+		if (!memcmp(&h->own, own, sizeof(*own)))
+			return &h->held;
+	h = kmalloc(sizeof(*h), GFP_KERNEL);
+	if (!h)
+		return NULL;
+	memcpy(&h->own, own, sizeof(*own));
+	memcpy(&h->held, own, sizeof(*own));
+	h->held.attach = gdb_held_attach;
+	h->held.mmap = gdb_held_mmap;
+	h->held.vmap = gdb_held_vmap;
+	list_add(&h->node, &gdb_held_ops_list);
+	return &h->held;
+}
+
+static void gdb_held_ops_free(void)
+{
+	struct gdb_held_ops *h, *tmp;
+
+	list_for_each_entry_safe(h, tmp, &gdb_held_ops_list, node) {
+		list_del(&h->node);
+		kfree(h);
+	}
 }
 
 /* ---- auto-translated guests (HVM, PVH, Arm): frames given up ------------ */
@@ -282,24 +334,31 @@ static bool gdb_buf_unused(struct dma_buf *dmabuf)
 
 /*
  * The held ops go in first, under the locks that attach and vmap take,
- * so that no new user can appear between the checks and the swap.
+ * so that no new user can appear between the checks and the swap.  The
+ * exporter's ops are read under them too: a concurrent MAP of the same
+ * buffer swaps and restores them under these locks, and what it put in
+ * may be a held copy, which is not ours to restore.
  */
 static int gdb_map_take(struct gdb_map *m)
 {
 	struct dma_buf *dmabuf = m->dmabuf;
+	const struct dma_buf_ops *held;
 	int ret = -EBUSY;
 
-	m->own_ops = dmabuf->ops;
-	m->held_ops = *dmabuf->ops;
-	m->held_ops.attach = gdb_held_attach;
-	m->held_ops.mmap = gdb_held_mmap;
-	m->held_ops.vmap = gdb_held_vmap;
-
 	gdb_lock_users(dmabuf);
-	WRITE_ONCE(dmabuf->ops, &m->held_ops);
+	mutex_lock(&gdb_swap_lock);
+	/* Another mapping took it while our attachment was on its way in. */
+	if (dmabuf->ops->attach == gdb_held_attach)
+		goto out_unlock;
+	ret = -ENOMEM;
+	held = gdb_held_ops_get(dmabuf->ops);
+	if (!held)
+		goto out_unlock;
+	m->own_ops = dmabuf->ops;
+	WRITE_ONCE(dmabuf->ops, held);
+	ret = -EBUSY;
 	if (!gdb_buf_unused(dmabuf))
 		goto out;
-	mutex_lock(&gdb_swap_lock);
 	ret = gdb_hold_pfns(m);
 	if (!ret) {
 		if (gdb_auto_translated())
@@ -312,10 +371,11 @@ static int gdb_map_take(struct gdb_map *m)
 		else
 			atomic_long_add(m->count, &gdb_counts[GDB_HELD_PAGES]);
 	}
-	mutex_unlock(&gdb_swap_lock);
 out:
 	if (ret)
 		WRITE_ONCE(dmabuf->ops, m->own_ops);
+out_unlock:
+	mutex_unlock(&gdb_swap_lock);
 	gdb_unlock_users(dmabuf);
 	return ret;
 }
@@ -588,4 +648,5 @@ int gdb_map_init(void)
 void gdb_map_exit(void)
 {
 	destroy_workqueue(gdb_map_wq);
+	gdb_held_ops_free();
 }
