@@ -14,6 +14,7 @@
 
 #define SELF		0	/* dom0 */
 #define NPAGES		4
+#define RACE_ROUNDS	200
 
 FIXTURE(map) {
 	int dev;
@@ -412,6 +413,88 @@ TEST_F(map, bad_inputs)
 			   NULL));
 	ASSERT_EQ(EFAULT, errno);
 	close(nul);
+}
+
+/*
+ * Two files MAP one buffer at once, over and over: at most one of them
+ * holds it, the other gets EBUSY, and once released the buffer is its
+ * exporter's again (a MAP that read the other's held ops as the
+ * exporter's would put them back at release, and the buffer would stay
+ * refused, or worse).
+ */
+struct racer {
+	pthread_barrier_t *bar;
+	int dev, fd;
+	const uint32_t *refs;
+	int map[RACE_ROUNDS];
+	int release[RACE_ROUNDS];
+};
+
+static void *race_thread(void *arg)
+{
+	struct racer *r = arg;
+	int i;
+
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		pthread_barrier_wait(r->bar);
+		r->map[i] = gdb_map(r->dev, r->fd, SELF, r->refs, NPAGES, 0, 0);
+		pthread_barrier_wait(r->bar);
+		r->release[i] = 0;
+		if (!r->map[i]) {
+			r->release[i] = gdb_map_release(r->dev, r->fd, 0);
+			if (!r->release[i] &&
+			    gdb_map_wait(r->dev, r->fd, 5000) == -ETIMEDOUT)
+				r->release[i] = -ETIMEDOUT;
+		}
+		pthread_barrier_wait(r->bar);
+	}
+	return NULL;
+}
+
+TEST_F(map, concurrent_maps_of_one_buffer)
+{
+	static struct racer r[2];
+	pthread_barrier_t bar;
+	pthread_t t[2];
+	int i, j, won = 0, ti = ti_open();
+	void *p;
+
+	ASSERT_LE(0, ti);
+	ASSERT_EQ(0, pthread_barrier_init(&bar, NULL, 2));
+	for (j = 0; j < 2; j++) {
+		r[j].bar = &bar;
+		r[j].dev = j ? gdb_open() : self->dev;
+		r[j].fd = self->v.fd;
+		r[j].refs = self->g.refs;
+		ASSERT_LE(0, r[j].dev);
+	}
+	for (j = 0; j < 2; j++)
+		ASSERT_EQ(0, pthread_create(&t[j], NULL, race_thread, &r[j]));
+	for (j = 0; j < 2; j++)
+		pthread_join(t[j], NULL);
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		ASSERT_FALSE(!r[0].map[i] && !r[1].map[i]) TH_LOG("round %d", i);
+		for (j = 0; j < 2; j++) {
+			if (r[j].map[i])
+				ASSERT_EQ(-EBUSY, r[j].map[i]) TH_LOG("round %d", i);
+			ASSERT_EQ(0, r[j].release[i]) TH_LOG("round %d", i);
+			won += !r[j].map[i];
+		}
+	}
+	TH_LOG("%d of %d rounds had a winner", won, RACE_ROUNDS);
+	/* The exporter's ops are back: a new importer, mmap, a MAP again. */
+	ASSERT_EQ(0, ti_attach(ti, 0, self->v.fd, DMABRIDGE_TI_DIR_TO_DEVICE, 0));
+	ASSERT_EQ(0, ti_detach(ti, 0));
+	p = mmap(NULL, self->v.size, PROT_READ, MAP_SHARED, self->v.fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(-1, pat_check(p, 0, self->v.size, SEED_OWN));
+	munmap(p, self->v.size);
+	ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs, NPAGES,
+			     0, 0));
+	ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
+	pthread_barrier_destroy(&bar);
+	close(r[1].dev);
+	close(ti);
 }
 
 TEST_F(map, churn_100_no_leak)
