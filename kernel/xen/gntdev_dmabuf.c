@@ -214,9 +214,17 @@ static int gdb_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *at)
 	a = kzalloc(sizeof(*a), GFP_KERNEL);
 	if (!a)
 		return -ENOMEM;
-	ret = sg_alloc_table_from_pages(&a->sgt, exp->pages, exp->count, 0,
-					(size_t)exp->count << PAGE_SHIFT,
-					GFP_KERNEL);
+	/*
+	 * Where the guest's frames are not the machine's (PV), pages whose
+	 * pfns are neighbours are not neighbours where DMA goes: an entry
+	 * per page, or xen-swiotlb bounces every merged segment and refuses
+	 * those longer than it can bounce.
+	 */
+	ret = sg_alloc_table_from_pages_segment(&a->sgt, exp->pages, exp->count,
+						0, (size_t)exp->count << PAGE_SHIFT,
+						xen_feature(XENFEAT_auto_translated_physmap) ?
+						UINT_MAX & PAGE_MASK : PAGE_SIZE,
+						GFP_KERNEL);
 	if (ret) {
 		kfree(a);
 		return ret;

@@ -67,6 +67,29 @@ TEST_F(self, export_round_trip)
 	close(fd);
 }
 
+/*
+ * In PV, neighbouring pfns are not neighbouring machine frames, where DMA
+ * goes: an importer's scatterlist has an entry per page, however the
+ * pfns the grants were mapped at happen to lie (exports made one after
+ * another reuse the same unpopulated pfns).
+ */
+TEST_F(self, pv_export_maps_a_segment_per_page)
+{
+	struct dmabridge_ti_info info;
+	int round, fd;
+
+	for (round = 0; round < 3; round++) {
+		fd = gdb_export(self->dev, SELF, self->g.refs, 4, 0);
+		ASSERT_LE(0, fd) TH_LOG("EXP_FROM_REFS: %s", strerror(-fd));
+		ASSERT_EQ(0, ti_attach(self->ti, 0, fd,
+				       DMABRIDGE_TI_DIR_TO_DEVICE, 0));
+		ASSERT_EQ(0, ti_info(self->ti, 0, &info));
+		EXPECT_EQ(4U, info.nents) TH_LOG("round %d", round);
+		ASSERT_EQ(0, ti_detach(self->ti, 0));
+		close(fd);
+	}
+}
+
 /* PV: a user mapping is gntdev's business; refused, not half done. */
 TEST_F(self, pv_mmap_refused)
 {
