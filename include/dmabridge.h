@@ -541,7 +541,9 @@ DMABRIDGE_API int dmabridge_xen_imp_to_refs(int dev, uint32_t domid,
 /*
  * Ends the grants of a dma-buf imported on @dev with
  * dmabridge_xen_imp_to_refs() (deferred while the peer still maps a page)
- * and lets the buffer go.
+ * and lets the buffer go.  @dmabuf_fd is the descriptor number the import
+ * was made from, as upstream matches it: it works after that descriptor
+ * was closed.
  */
 DMABRIDGE_API int dmabridge_xen_imp_release(int dev, int dmabuf_fd);
 
