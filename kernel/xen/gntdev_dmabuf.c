@@ -172,8 +172,9 @@ long gdb_wait_released(struct list_head *list, void __user *uarg)
 			      wait_to_ms));
 	if (copy_from_user(&op, uarg, sizeof(op)))
 		return -EFAULT;
+	/* As upstream: no buffer has that number. */
 	if (op.fd > INT_MAX)
-		return -EINVAL;
+		return -ENOENT;
 
 	mutex_lock(&gdb_lock);
 	list_for_each_entry(w, list, node) {
@@ -651,6 +652,14 @@ static long gdb_exp_from_refs(struct gdb_file *file, void __user *uarg)
 		exp->read_only = true;
 		ret = gdb_exp_map_grants(exp);
 	}
+	/*
+	 * Upstream answers any grant Xen refused with EINVAL; programs written
+	 * for it may test for that, so ours does too (MAP_REFS_TO_BUF, which
+	 * is ours alone, says which refusal it was).
+	 */
+	if (ret == -ENOENT || ret == -EPERM || ret == -ENOSPC ||
+	    ret == -EAGAIN || ret == -EIO)
+		ret = -EINVAL;
 	if (ret)
 		goto err_pages;
 
