@@ -738,6 +738,7 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 	struct ioctl_gntdev_dmabuf_imp_to_refs op;
 	struct ioctl_gntdev_dmabuf_imp_to_refs __user *u = uarg;
 	struct sg_page_iter it;
+	struct scatterlist *sg;
 	struct gdb_imp *imp;
 	unsigned int i = 0, granted = 0;
 	int readonly, ret;
@@ -781,8 +782,17 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 		imp->sgt = NULL;
 		goto err;
 	}
-	/* Only memory with struct pages can be granted, a page at a time. */
+	/*
+	 * Only memory with struct pages can be granted, a page at a time,
+	 * and only whole pages of the buffer: an entry that starts or ends
+	 * inside a page would grant bytes that are not the buffer's.
+	 * Upstream checks the first entry's offset only.
+	 */
 	ret = -EINVAL;
+	for_each_sgtable_sg(imp->sgt, sg, i)
+		if (sg->offset || !PAGE_ALIGNED(sg->length))
+			goto err;
+	i = 0;
 	for_each_sgtable_page(imp->sgt, &it, 0) {
 		struct page *page = sg_page_iter_page(&it);
 
