@@ -442,8 +442,10 @@ static void gdb_map_release_work(struct work_struct *work)
 	struct gdb_map *m = container_of(work, struct gdb_map, release_work);
 
 	/*
-	 * Fences signal in bounded time, and new ones may come meanwhile;
-	 * a user left over from before the hold has nothing to wait on.
+	 * Fences are meant to signal, and new ones may come meanwhile; a
+	 * user left over from before the hold has nothing to wait on.  A
+	 * fence that never signals (a sw_sync one nobody advances) keeps the
+	 * release, and the module, waiting.
 	 */
 	for (;;) {
 		dma_resv_wait_timeout(m->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
@@ -453,14 +455,22 @@ static void gdb_map_release_work(struct work_struct *work)
 		msleep(20);
 	}
 	gdb_map_finish(m);
+	/* Taken when the release was queued; gdb_map_exit() drains us. */
+	module_put(THIS_MODULE);
 }
 
 static void gdb_map_start_release(struct gdb_map *m)
 {
-	if (gdb_map_try_release(m))
+	if (gdb_map_try_release(m)) {
 		gdb_map_finish(m);
-	else
-		queue_work(gdb_map_wq, &m->release_work);
+		return;
+	}
+	/*
+	 * rmmod must not wait in destroy_workqueue() for fences that may
+	 * never signal: while a release waits, the module is in use.
+	 */
+	__module_get(THIS_MODULE);
+	queue_work(gdb_map_wq, &m->release_work);
 }
 
 /* ---- ioctls ---------------------------------------------------------------- */
@@ -644,7 +654,10 @@ int gdb_map_init(void)
 	return gdb_map_wq ? 0 : -ENOMEM;
 }
 
-/* Waits for releases still waiting on fences: they hold our ops. */
+/*
+ * No release is waiting (each holds the module), but the last may still
+ * be on its way out of gdb_map_release_work().
+ */
 void gdb_map_exit(void)
 {
 	destroy_workqueue(gdb_map_wq);

@@ -75,7 +75,7 @@ first_bytes() {
 			 printf "%d=%s ", p, s }'
 }
 
-echo "1..15"
+echo "1..16"
 
 A=$(hold_buf a --size 16K --fill 0x11)
 out=$(dmabridge xen grant 0 "$A" --exec 'dmabridge xen export 0 "$DMABRIDGE_XEN_REFS"' 2>&1)
@@ -195,6 +195,7 @@ dmabridge xen map 0 \$R \$DMABRIDGE_FD --exec '(sleep 1; dmabridge fence signal 
 echo late=\$?
 dmabridge xen map 0 \$R \$DMABRIDGE_FD --exec 'dmabridge fence attach --dmabuf \$DMABRIDGE_FD 3'
 echo stuck=\$?
+rmmod dmabridge_xen_gntdev_dmabuf 2>/dev/null; echo rmmod=\$?
 dmabridge fence signal 3
 for i in \$(seq 100); do
 	dmabridge xen map 0 \$R \$DMABRIDGE_FD </dev/null >/dev/null 2>&1 && break
@@ -215,6 +216,8 @@ out=$(printf '%s\n' "$all" | sed -n '/^late=/,$p')
 check "release stops waiting after 5 s and finishes once the fence signals" $rc 0 \
 	'fences did not signal in 5 s: its own pages go back' '^stuck=1$' \
 	'^after=0$'
+check "rmmod fails, not hangs, while a release waits for a fence" $rc 0 \
+	'^rmmod=1$'
 kill $peer 2>/dev/null
 wait $peer 2>/dev/null
 
