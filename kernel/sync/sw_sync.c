@@ -72,7 +72,7 @@ static long sw_sync_create_fence(struct dmabridge_timeline *tl,
 	}
 	data.fence = fd;
 	if (copy_to_user(uarg, &data, sizeof(data))) {
-		fput(sync_file->file);
+		dmabridge_timeline_sync_file_discard(tl, sync_file);
 		ret = -EFAULT;
 		goto err_fd;
 	}

@@ -94,7 +94,7 @@ static long timeline_fence_create(struct dmabridge_timeline *tl,
 	return 0;
 
 err_file:
-	fput(sync_file->file);
+	dmabridge_timeline_sync_file_discard(tl, sync_file);
 err_fd:
 	put_unused_fd(fd);
 	return ret;

@@ -18,6 +18,7 @@
  * dma_fence_wait_any_timeout() over fences of several drivers.
  */
 #include <linux/atomic.h>
+#include <linux/file.h>
 #include <linux/hrtimer.h>
 #include <linux/kref.h>
 #include <linux/list.h>
@@ -317,6 +318,33 @@ struct sync_file *dmabridge_timeline_sync_file(struct dmabridge_timeline *tl,
 	return sync_file ?: ERR_PTR(-ENOMEM);
 }
 EXPORT_SYMBOL_GPL(dmabridge_timeline_sync_file);
+
+/*
+ * Nobody can have waited on the fence: it leaves the timeline at once,
+ * so that it neither shows as pending nor, with a timeout, times out and
+ * signals the fences below it.
+ */
+void dmabridge_timeline_sync_file_discard(struct dmabridge_timeline *tl,
+					  struct sync_file *sync_file)
+{
+	struct dmabridge_fence *f = container_of(sync_file->fence,
+						 struct dmabridge_fence, base);
+	bool pending;
+
+	spin_lock_irq(&tl->lock);
+	pending = !RB_EMPTY_NODE(&f->node);
+	if (pending) {
+		rb_erase(&f->node, &tl->pending);
+		RB_CLEAR_NODE(&f->node);
+		list_del_init(&f->age_link);
+		tl->nr_pending--;
+	}
+	spin_unlock_irq(&tl->lock);
+	if (pending)
+		dma_fence_put(&f->base);
+	fput(sync_file->file);
+}
+EXPORT_SYMBOL_GPL(dmabridge_timeline_sync_file_discard);
 
 /*
  * Advance the timeline to @value, or by @value when @inc.  64-bit
