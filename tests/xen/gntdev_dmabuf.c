@@ -176,6 +176,29 @@ TEST_F(self, wait_other_file_is_enoent)
 	close(other);
 }
 
+/*
+ * A 4-page vgem buffer (fd in *fd) with SEED_CPU's pattern, granted to
+ * ourselves with IMP_TO_REFS (refs in @refs); its mapping, or NULL.
+ */
+static uint8_t *vgem_granted_to_self(int dev, int *fd, uint32_t refs[4])
+{
+	uint8_t *buf;
+
+	*fd = vgem_alloc(4 * PAGE);
+	if (*fd < 0)
+		return NULL;
+	buf = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (buf == MAP_FAILED)
+		goto err;
+	pat_fill(buf, 0, 4 * PAGE, SEED_CPU);
+	if (!gdb_import(dev, *fd, SELF, refs, 4, 0))
+		return buf;
+	munmap(buf, 4 * PAGE);
+err:
+	close(*fd);
+	return NULL;
+}
+
 /* vgem's pages granted (IMP_TO_REFS), mapped back with gntdev. */
 TEST_F(self, import_round_trip)
 {
@@ -183,12 +206,8 @@ TEST_F(self, import_round_trip)
 	uint8_t *buf, *peer;
 	int fd, gfd;
 
-	fd = vgem_alloc(4 * PAGE);
-	ASSERT_LE(0, fd);
-	buf = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, buf);
-	pat_fill(buf, 0, 4 * PAGE, SEED_CPU);
-	ASSERT_EQ(0, gdb_import(self->dev, fd, SELF, refs, 4, 0));
+	buf = vgem_granted_to_self(self->dev, &fd, refs);
+	ASSERT_NE(NULL, buf);
 	peer = gntdev_map(&gfd, SELF, refs, 4);
 	ASSERT_NE(NULL, peer);
 	ASSERT_EQ(-1, pat_check(peer, 0, 4 * PAGE, SEED_CPU));
@@ -215,12 +234,8 @@ TEST_F(self, import_release_after_the_fd_is_closed)
 	uint8_t *buf, *peer;
 	int fd, gfd;
 
-	fd = vgem_alloc(4 * PAGE);
-	ASSERT_LE(0, fd);
-	buf = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, buf);
-	pat_fill(buf, 0, 4 * PAGE, SEED_CPU);
-	ASSERT_EQ(0, gdb_import(self->dev, fd, SELF, refs, 4, 0));
+	buf = vgem_granted_to_self(self->dev, &fd, refs);
+	ASSERT_NE(NULL, buf);
 	munmap(buf, 4 * PAGE);
 	close(fd);
 	/* The import holds the buffer: the grants still reach its pages. */

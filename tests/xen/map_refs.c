@@ -122,6 +122,20 @@ TEST_F(map, data_ofs_places_the_pages)
 	ASSERT_EQ(-1, own_check(&self->v, 0, self->v.size, SEED_OWN));
 }
 
+/* After a release: an importer attaches, and mmap shows the owner's bytes. */
+static void check_buffer_is_its_own_again(struct __test_metadata *_metadata,
+					  int ti, const struct vgem_buf *v)
+{
+	void *p;
+
+	ASSERT_EQ(0, ti_attach(ti, 0, v->fd, DMABRIDGE_TI_DIR_TO_DEVICE, 0));
+	ASSERT_EQ(0, ti_detach(ti, 0));
+	p = mmap(NULL, v->size, PROT_READ, MAP_SHARED, v->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(-1, pat_check(p, 0, v->size, SEED_OWN));
+	munmap(p, v->size);
+}
+
 /* While held, nobody else gets at the buffer. */
 TEST_F(map, held_buffer_refuses_new_users)
 {
@@ -151,12 +165,7 @@ TEST_F(map, held_buffer_refuses_new_users)
 	ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
 	ASSERT_EQ(-ENOENT, gdb_map_release(self->dev, self->v.fd, 0));
 	/* Everything works again once released. */
-	ASSERT_EQ(0, ti_attach(ti, 0, self->v.fd, DMABRIDGE_TI_DIR_TO_DEVICE, 0));
-	ASSERT_EQ(0, ti_detach(ti, 0));
-	p = mmap(NULL, self->v.size, PROT_READ, MAP_SHARED, self->v.fd, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(-1, pat_check(p, 0, self->v.size, SEED_OWN));
-	munmap(p, self->v.size);
+	check_buffer_is_its_own_again(_metadata, ti, &self->v);
 	close(dev2);
 	close(ti);
 }
@@ -457,7 +466,6 @@ TEST_F(map, concurrent_maps_of_one_buffer)
 	pthread_barrier_t bar;
 	pthread_t t[2];
 	int i, j, won = 0, ti = ti_open();
-	void *p;
 
 	ASSERT_LE(0, ti);
 	ASSERT_EQ(0, pthread_barrier_init(&bar, NULL, 2));
@@ -483,12 +491,7 @@ TEST_F(map, concurrent_maps_of_one_buffer)
 	}
 	TH_LOG("%d of %d rounds had a winner", won, RACE_ROUNDS);
 	/* The exporter's ops are back: a new importer, mmap, a MAP again. */
-	ASSERT_EQ(0, ti_attach(ti, 0, self->v.fd, DMABRIDGE_TI_DIR_TO_DEVICE, 0));
-	ASSERT_EQ(0, ti_detach(ti, 0));
-	p = mmap(NULL, self->v.size, PROT_READ, MAP_SHARED, self->v.fd, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(-1, pat_check(p, 0, self->v.size, SEED_OWN));
-	munmap(p, self->v.size);
+	check_buffer_is_its_own_again(_metadata, ti, &self->v);
 	ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs, NPAGES,
 			     0, 0));
 	ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
