@@ -627,7 +627,7 @@ void dmabridge_pool_drain(struct dmabridge_pool *pool)
 	pool_free(pool, ULONG_MAX);
 }
 
-/* The pools of one cgroup's list in pool_lru, found by one walk. */
+/* The pools of one cgroup's lists in pool_lru, found by walks. */
 struct pool_walk {
 	unsigned long pages;
 	unsigned int nr;
@@ -647,8 +647,7 @@ static enum lru_status pool_walk_count(struct list_head *item,
 
 /*
  * Under the list's lock, which pools_reap() takes to remove a pool after
- * it took its last use: a pool found here with a use left stays.  Pools
- * found go to the back, so that the next walk starts with others.
+ * it took its last use: a pool found here with a use left stays.
  */
 static enum lru_status pool_walk_pin(struct list_head *item,
 				     struct list_lru_one *list,
@@ -658,29 +657,76 @@ static enum lru_status pool_walk_pin(struct list_head *item,
 						 lru_node);
 	struct pool_walk *walk = arg;
 
-	if (READ_ONCE(pool->nr_pages) && atomic_inc_not_zero(&pool->users))
+	if (walk->nr < ARRAY_SIZE(walk->pools) && READ_ONCE(pool->nr_pages) &&
+	    atomic_inc_not_zero(&pool->users))
 		walk->pools[walk->nr++] = pool;
-	return LRU_ROTATE;
+	return LRU_SKIP;
 }
 
 /*
- * The pages of the pools of sc->memcg (with those of its removed
- * children) on node sc->nid's list.  A cgroup whose pools are empty
- * counts 0, not SHRINK_EMPTY, which would clear the cgroup's bit for
- * this shrinker: only adding the first pool to its list sets it again.
+ * A pool's place in pool_lru says whose it is, not where its pages are:
+ * it sits on the node of its own struct, its pages come from any node.
+ * So the shrinker is not NUMA aware, and the lists of every node are
+ * walked for a cgroup.  Reclaim of a cgroup calls us on the nodes where
+ * its pools' structs are (there the list_lru sets the cgroup's bit);
+ * reclaim for a cgroup's limit goes through every node it may use.
  */
+static void pool_walk_memcg(struct mem_cgroup *memcg, list_lru_walk_cb cb,
+			    struct pool_walk *walk)
+{
+	int nid;
+
+	for_each_node(nid) {
+		unsigned long nr = ULONG_MAX;
+
+		list_lru_walk_one(&pool_lru, nid, memcg, cb, walk, &nr);
+	}
+}
+
+static unsigned long pool_lru_count_memcg(struct mem_cgroup *memcg)
+{
+	unsigned long nr = 0;
+	int nid;
+
+	for_each_node(nid)
+		nr += list_lru_count_one(&pool_lru, nid, memcg);
+	return nr;
+}
+
+/*
+ * Reclaim of the whole machine (or of the root cgroup, which holds every
+ * other) calls us with the root cgroup, and sc->memcg is NULL without
+ * memory cgroups: every pool then.  Reclaim of a cgroup calls us for
+ * each cgroup below it that has pools on its lists (with the pools of
+ * its removed children): those pools.
+ */
+static bool pool_shrink_all(struct shrink_control *sc)
+{
+	return !sc->memcg || !parent_mem_cgroup(sc->memcg);
+}
+
 static unsigned long pool_shrink_count(struct shrinker *shrinker,
 				       struct shrink_control *sc)
 {
 	struct pool_walk walk = { 0 };
-	unsigned long nr = ULONG_MAX;
+	int kind;
 
 	/* Pairs with the release in dmabridge_pools_init(). */
-	if (!smp_load_acquire(&pool_lru_ready) ||
-	    !list_lru_count_one(&pool_lru, sc->nid, sc->memcg))
+	if (!smp_load_acquire(&pool_lru_ready))
 		return SHRINK_EMPTY;
-	list_lru_walk_one(&pool_lru, sc->nid, sc->memcg, pool_walk_count,
-			  &walk, &nr);
+	if (pool_shrink_all(sc)) {
+		for (kind = 0; kind < DMABRIDGE_NR_POOL_KINDS; kind++)
+			walk.pages += atomic_long_read(&pooled_pages[kind]);
+		return walk.pages ?: SHRINK_EMPTY;
+	}
+	/*
+	 * A cgroup with pools counts 0 when they are empty, not SHRINK_EMPTY,
+	 * which would clear its bit for this shrinker: only adding the first
+	 * pool to its list sets it again.
+	 */
+	if (!pool_lru_count_memcg(sc->memcg))
+		return SHRINK_EMPTY;
+	pool_walk_memcg(sc->memcg, pool_walk_count, &walk);
 	return walk.pages;
 }
 
@@ -688,25 +734,34 @@ static unsigned long pool_shrink_scan(struct shrinker *shrinker,
 				      struct shrink_control *sc)
 {
 	struct pool_walk walk = { 0 };
-	unsigned long nr = ARRAY_SIZE(walk.pools), freed = 0;
+	struct dmabridge_pool *pool;
+	unsigned long freed = 0;
 	unsigned int i;
 
 	/* Pairs with the release in dmabridge_pools_init(). */
 	if (!smp_load_acquire(&pool_lru_ready))
 		return SHRINK_STOP;
-	list_lru_walk_one(&pool_lru, sc->nid, sc->memcg, pool_walk_pin, &walk,
-			  &nr);
-	for (i = 0; i < walk.nr; i++) {
-		if (freed < sc->nr_to_scan)
-			freed += pool_free(walk.pools[i],
-					   sc->nr_to_scan - freed);
-		dmabridge_pool_put(walk.pools[i]);
+	if (!pool_shrink_all(sc)) {
+		pool_walk_memcg(sc->memcg, pool_walk_pin, &walk);
+		for (i = 0; i < walk.nr; i++) {
+			if (freed < sc->nr_to_scan)
+				freed += pool_free(walk.pools[i],
+						   sc->nr_to_scan - freed);
+			dmabridge_pool_put(walk.pools[i]);
+		}
 	}
 	/* Reclaim can start inside an allocation that holds the lock. */
-	if (mutex_trylock(&pools_lock)) {
-		pools_reap(false);
-		mutex_unlock(&pools_lock);
+	if (!mutex_trylock(&pools_lock))
+		return freed ?: SHRINK_STOP;
+	if (pool_shrink_all(sc)) {
+		list_for_each_entry(pool, &pools, node) {
+			if (freed >= sc->nr_to_scan)
+				break;
+			freed += pool_free(pool, sc->nr_to_scan - freed);
+		}
 	}
+	pools_reap(false);
+	mutex_unlock(&pools_lock);
 	return freed ?: SHRINK_STOP;
 }
 

@@ -73,9 +73,9 @@ static inline void dma_buf_vunmap_unlocked(struct dma_buf *dmabuf,
  * embedded one and registered it.  Either way the caller gets a pointer
  * and gives it back to dmabridge_shrinker_free().
  *
- * With @lru, the shrinker is memcg and NUMA aware and @lru is set up as
- * its memcg-aware list_lru: reclaim of a memory cgroup then calls it for
- * the cgroups (and nodes) that have objects on @lru.  Before 6.7 a module
+ * With @lru, the shrinker is memcg aware and @lru is set up as its
+ * memcg-aware list_lru: reclaim of a memory cgroup then calls it for the
+ * cgroups that have objects on @lru.  Before 6.7 a module
  * cannot set @lru up before the shrinker is live, so the callbacks must
  * leave @lru alone until this has returned.
  */
@@ -86,8 +86,7 @@ dmabridge_shrinker_create(unsigned long (*count)(struct shrinker *,
 						struct shrink_control *),
 			  const char *name, struct list_lru *lru)
 {
-	unsigned int flags = lru ? SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE
-				 : 0;
+	unsigned int flags = lru ? SHRINKER_MEMCG_AWARE : 0;
 	struct shrinker *shrinker;
 
 #ifdef DMABRIDGE_HAVE_SHRINKER_ALLOC
