@@ -47,6 +47,7 @@
 #include <linux/mutex.h>
 #include <linux/rculist.h>
 #include <linux/sched.h>
+#include <linux/sched/isolation.h>
 #include <linux/sched/mm.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
@@ -96,7 +97,7 @@ static struct list_lru pool_lru;
 /* The shrinker may run before pool_lru is set up (see compat.h). */
 static bool pool_lru_ready;
 static struct kmem_cache *pool_cache;
-/* Delayed only with one CPU (see pool_kick()). */
+/* Delayed only on the freeing CPU itself (see pool_kick()). */
 static struct delayed_work zero_work;
 /*
  * Per-CPU, so that the worker runs where it is sent: on another CPU than
@@ -107,8 +108,9 @@ static struct delayed_work zero_work;
  */
 static struct workqueue_struct *zero_wq;
 /*
- * With one CPU, how long the worker waits: zeroing at once would only
- * delay the task that freed or wants the pages.
+ * With no other CPU to send it to (one CPU, or the task may use no
+ * other), how long the worker waits: zeroing at once would only delay
+ * the task that freed or wants the pages.
  */
 #define ZERO_DELAY_MS	10
 /*
@@ -255,18 +257,26 @@ static void pool_zero_page(struct dmabridge_pool *pool, struct page *page,
 }
 
 /*
- * Another CPU than this one, if there is one.  Work queued without delay
- * for a CPU that has gone offline meanwhile still runs, on another one.
+ * A CPU that may zero for the current task: online, one the task may run
+ * on (its cpuset and affinity), and not isolated from kernel work
+ * (isolcpus, nohz_full).  Work queued without delay for a CPU that has
+ * gone offline meanwhile still runs, on another one.
  */
-static unsigned int zero_cpu_after(unsigned int cpu)
+static bool zero_cpu_allowed(unsigned int cpu)
 {
-	cpu = cpumask_next(cpu, cpu_online_mask);
-	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
+	return cpu_online(cpu) && cpumask_test_cpu(cpu, current->cpus_ptr) &&
+	       cpumask_test_cpu(cpu, housekeeping_cpumask(HK_TYPE_WQ));
 }
 
+/* Another allowed CPU than this one, if there is one. */
 static int pool_zero_cpu(void)
 {
-	return zero_cpu_after(raw_smp_processor_id());
+	unsigned int self = raw_smp_processor_id(), cpu;
+
+	for_each_cpu_wrap(cpu, cpu_online_mask, self + 1)
+		if (cpu != self && zero_cpu_allowed(cpu))
+			return cpu;
+	return self;
 }
 
 /*
@@ -349,16 +359,19 @@ void dmabridge_zero_chunks(struct list_head *chunks, pgoff_t nr)
 {
 	struct zero_job job = { .chunk = chunks->next, .end = chunks };
 	struct zero_helper helpers[ZERO_MAX_HELPERS];
-	unsigned int cpu = raw_smp_processor_id(), n, i;
+	unsigned int self = raw_smp_processor_id(), cpu, max, n = 0, i;
 
 	spin_lock_init(&job.lock);
-	n = min_t(pgoff_t, num_online_cpus(), nr / ZERO_SHARE_PAGES);
-	n = n ? min_t(unsigned int, n - 1, ZERO_MAX_HELPERS) : 0;
-	for (i = 0; i < n; i++) {
-		helpers[i].job = &job;
-		INIT_WORK_ONSTACK(&helpers[i].work, zero_helper_work);
-		cpu = zero_cpu_after(cpu);
-		queue_work_on(cpu, zero_wq, &helpers[i].work);
+	max = min_t(pgoff_t, ZERO_MAX_HELPERS + 1, nr / ZERO_SHARE_PAGES);
+	max = max ? max - 1 : 0;
+	for_each_cpu_wrap(cpu, cpu_online_mask, self + 1) {
+		if (n == max)
+			break;
+		if (cpu == self || !zero_cpu_allowed(cpu))
+			continue;
+		helpers[n].job = &job;
+		INIT_WORK_ONSTACK(&helpers[n].work, zero_helper_work);
+		queue_work_on(cpu, zero_wq, &helpers[n++].work);
 	}
 	zero_job_run(&job);
 	/* Waits for a helper still on its last chunk. */
@@ -371,13 +384,15 @@ void dmabridge_zero_chunks(struct list_head *chunks, pgoff_t nr)
 /* Sets the worker going for a pool whose pages allocations want. */
 static void pool_kick(void)
 {
-	unsigned long delay = num_online_cpus() < 2 ?
-			      msecs_to_jiffies(ZERO_DELAY_MS) : 0;
+	unsigned int cpu;
 
 	/* If queued already, the worker will find the pages. */
-	if (!delayed_work_pending(&zero_work))
-		queue_delayed_work_on(pool_zero_cpu(), zero_wq, &zero_work,
-				      delay);
+	if (delayed_work_pending(&zero_work))
+		return;
+	cpu = pool_zero_cpu();
+	queue_delayed_work_on(cpu, zero_wq, &zero_work,
+			      cpu == raw_smp_processor_id() ?
+			      msecs_to_jiffies(ZERO_DELAY_MS) : 0);
 }
 
 /*
