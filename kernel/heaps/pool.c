@@ -78,7 +78,6 @@ struct dmabridge_pool {
 	spinlock_t lock;		/* the lists and counts below */
 	struct list_head clean[POOL_ORDERS];
 	struct list_head dirty[POOL_ORDERS];
-	unsigned long nr_pages;		/* clean and dirty */
 	unsigned long nr_dirty;		/* in PAGE_SIZE units */
 	unsigned long nr_chunks[POOL_ORDERS];	/* clean and dirty */
 	/*
@@ -428,7 +427,6 @@ struct page *dmabridge_pool_take(struct dmabridge_pool *pool,
 	if (page) {
 		list_del(&page->lru);
 		pool->nr_chunks[order]--;
-		pool->nr_pages -= 1UL << order;
 	}
 	spin_unlock(&pool->lock);
 
@@ -457,7 +455,6 @@ void dmabridge_pool_give(struct dmabridge_pool *pool, struct page *page,
 	spin_lock(&pool->lock);
 	list_add_tail(&page->lru, &pool->dirty[order]);
 	pool->nr_dirty += 1UL << order;
-	pool->nr_pages += 1UL << order;
 	pool->nr_chunks[order]++;
 	now = pool->wanted && pool->nr_dirty >= POOL_KICK_PAGES;
 	spin_unlock(&pool->lock);
@@ -574,7 +571,6 @@ static unsigned long pool_free(struct dmabridge_pool *pool,
 				if (page) {
 					list_del(&page->lru);
 					pool->nr_chunks[order]--;
-					pool->nr_pages -= 1UL << order;
 					if (!l)
 						pool->nr_dirty -= 1UL << order;
 				}
@@ -642,6 +638,17 @@ void dmabridge_pool_drain(struct dmabridge_pool *pool)
 	pool_free(pool, ULONG_MAX);
 }
 
+/* Clean and dirty, in PAGE_SIZE units; without the lock, a snapshot. */
+static unsigned long pool_pages(struct dmabridge_pool *pool)
+{
+	unsigned long pages = 0;
+	unsigned int order;
+
+	for (order = 0; order < POOL_ORDERS; order++)
+		pages += READ_ONCE(pool->nr_chunks[order]) << order;
+	return pages;
+}
+
 /* The pools of one cgroup's lists in pool_lru, found by walks. */
 struct pool_walk {
 	unsigned long pages;
@@ -655,8 +662,8 @@ static enum lru_status pool_walk_count(struct list_head *item,
 {
 	struct pool_walk *walk = arg;
 
-	walk->pages += READ_ONCE(list_entry(item, struct dmabridge_pool,
-					    lru_node)->nr_pages);
+	walk->pages += pool_pages(list_entry(item, struct dmabridge_pool,
+					     lru_node));
 	return LRU_SKIP;
 }
 
@@ -672,7 +679,7 @@ static enum lru_status pool_walk_pin(struct list_head *item,
 						 lru_node);
 	struct pool_walk *walk = arg;
 
-	if (walk->nr < ARRAY_SIZE(walk->pools) && READ_ONCE(pool->nr_pages) &&
+	if (walk->nr < ARRAY_SIZE(walk->pools) && pool_pages(pool) &&
 	    atomic_inc_not_zero(&pool->users))
 		walk->pools[walk->nr++] = pool;
 	return LRU_SKIP;
