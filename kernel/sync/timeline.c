@@ -111,26 +111,46 @@ static void timeline_put(struct dmabridge_timeline *tl)
  * @error, every pending fence it reaches.  The tree's references move to
  * @done, to be dropped once the lock is released.
  */
+/* Under the lock: @f leaves the pending tree (its age_link is the caller's). */
+static void timeline_unlink_locked(struct dmabridge_timeline *tl,
+				   struct dmabridge_fence *f)
+{
+	rb_erase(&f->node, &tl->pending);
+	RB_CLEAR_NODE(&f->node);
+	tl->nr_pending--;
+}
+
+/*
+ * Under the lock: the lowest pending fence signals, with @error if not 0,
+ * and the tree's reference moves to @done.  Returns false with none left.
+ */
+static bool timeline_signal_first_locked(struct dmabridge_timeline *tl,
+					 int error, struct list_head *done)
+{
+	struct rb_node *node = rb_first(&tl->pending);
+	struct dmabridge_fence *f;
+
+	if (!node)
+		return false;
+	f = rb_entry(node, struct dmabridge_fence, node);
+	timeline_unlink_locked(tl, f);
+	list_move_tail(&f->age_link, done);
+	if (error)
+		dma_fence_set_error(&f->base, error);
+	dma_fence_signal_locked(&f->base);
+	return true;
+}
+
 static void timeline_advance_locked(struct dmabridge_timeline *tl, u64 value,
 				    int error, struct list_head *done)
 {
 	struct rb_node *node;
 
 	WRITE_ONCE(tl->value, value);
-	while ((node = rb_first(&tl->pending))) {
-		struct dmabridge_fence *f =
-			rb_entry(node, struct dmabridge_fence, node);
-
-		if (value_cmp(tl, f->base.seqno, value) > 0)
-			break;
-		rb_erase(node, &tl->pending);
-		RB_CLEAR_NODE(node);
-		list_move_tail(&f->age_link, done);
-		tl->nr_pending--;
-		if (error)
-			dma_fence_set_error(&f->base, error);
-		dma_fence_signal_locked(&f->base);
-	}
+	while ((node = rb_first(&tl->pending)) &&
+	       value_cmp(tl, rb_entry(node, struct dmabridge_fence,
+				      node)->base.seqno, value) <= 0)
+		timeline_signal_first_locked(tl, error, done);
 }
 
 static void put_signaled(struct list_head *done)
@@ -225,22 +245,12 @@ EXPORT_SYMBOL_GPL(dmabridge_timeline_create);
  */
 void dmabridge_timeline_close(struct dmabridge_timeline *tl, int error)
 {
-	struct rb_node *node;
 	LIST_HEAD(done);
 
 	hrtimer_cancel(&tl->timer);
 	spin_lock_irq(&tl->lock);
-	while ((node = rb_first(&tl->pending))) {
-		struct dmabridge_fence *f =
-			rb_entry(node, struct dmabridge_fence, node);
-
-		rb_erase(node, &tl->pending);
-		RB_CLEAR_NODE(node);
-		list_move_tail(&f->age_link, &done);
-		dma_fence_set_error(&f->base, error);
-		dma_fence_signal_locked(&f->base);
-	}
-	tl->nr_pending = 0;
+	while (timeline_signal_first_locked(tl, error, &done))
+		;
 	spin_unlock_irq(&tl->lock);
 	put_signaled(&done);
 	timeline_put(tl);
@@ -334,10 +344,8 @@ void dmabridge_timeline_sync_file_discard(struct dmabridge_timeline *tl,
 	spin_lock_irq(&tl->lock);
 	pending = !RB_EMPTY_NODE(&f->node);
 	if (pending) {
-		rb_erase(&f->node, &tl->pending);
-		RB_CLEAR_NODE(&f->node);
+		timeline_unlink_locked(tl, f);
 		list_del_init(&f->age_link);
-		tl->nr_pending--;
 	}
 	spin_unlock_irq(&tl->lock);
 	if (pending)
