@@ -23,6 +23,13 @@ int memfd_pinned_alloc(struct memfd_pinned *pinned,
 		       struct dmabridge_pages *buf, pgoff_t capacity)
 {
 	*pinned = (struct memfd_pinned){ .buf = buf, .capacity = capacity };
+	buf->nr_runs = 0;
+	buf->nr_pages = 0;
+	if (capacity == 1) {
+		buf->runs = &pinned->one_run;
+		pinned->folios = &pinned->one_folio;
+		return 0;
+	}
 	/*
 	 * At worst no two pages are physically contiguous.  Sized by the
 	 * request before any memfd is looked at: charged to the caller.
@@ -31,8 +38,6 @@ int memfd_pinned_alloc(struct memfd_pinned *pinned,
 				   GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!buf->runs)
 		return -ENOMEM;
-	buf->nr_runs = 0;
-	buf->nr_pages = 0;
 #ifdef DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS
 	/* At worst every page is a folio of its own. */
 	pinned->folios = kvmalloc_array(capacity, sizeof(*pinned->folios),
@@ -43,6 +48,12 @@ int memfd_pinned_alloc(struct memfd_pinned *pinned,
 	}
 #endif
 	return 0;
+}
+
+static void memfd_free_runs(struct memfd_pinned *pinned)
+{
+	if (pinned->buf->runs != &pinned->one_run)
+		kvfree(pinned->buf->runs);
 }
 
 /* @used of @capacity elements of *@array into an array of their size. */
@@ -114,8 +125,9 @@ int memfd_pin_range(struct memfd_pinned *pinned, struct file *memfd,
 void memfd_pinned_free(struct memfd_pinned *pinned)
 {
 	unpin_folios(pinned->folios, pinned->nr_folios);
-	kvfree(pinned->folios);
-	kvfree(pinned->buf->runs);
+	if (pinned->folios != &pinned->one_folio)
+		kvfree(pinned->folios);
+	memfd_free_runs(pinned);
 }
 
 #else /* !DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS */
@@ -196,7 +208,7 @@ void memfd_pinned_free(struct memfd_pinned *pinned)
 	for (i = 0; i < buf->nr_runs; i++)
 		for (j = 0; j < dmabridge_run_pages(buf, i); j++)
 			put_page(nth_page(buf->runs[i].page, j));
-	kvfree(buf->runs);
+	memfd_free_runs(pinned);
 }
 
 #endif /* DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS */

@@ -19,6 +19,12 @@ struct memfd_pinned {
 	/* What to unpin, where the kernel pins whole folios (6.11 and later). */
 	struct folio **folios;
 	unsigned long nr_folios;
+	/*
+	 * A buffer of one page, the commonest small one, keeps its run and
+	 * folio here instead of in two allocations of their own.
+	 */
+	struct dmabridge_pages_run one_run;
+	struct folio *one_folio;
 };
 
 /* Room for @capacity pages in @buf's runs; @buf has none yet. */
