@@ -55,6 +55,8 @@ typedef uint16_t domid_t;
 #define BASE_HEAP "/dev/dma_heap/system"
 #define UNCACHED_HEAP "/dev/dma_heap/system-uncached"
 #define OURS_HEAP_SYSFS "/sys/class/dmabridge_heap/dmabridge-system/pool_bytes"
+/* Test-only (TESTING=1): a heap of read-only single pages it never allocates. */
+#define FLOOR_HEAP "/dev/dmabridge-export-floor"
 
 static struct {
 	int batches;		/* timed batches per side */
@@ -432,12 +434,14 @@ struct heap_arg {
 	unsigned long size;
 	const char *pool;	/* sysfs pool_bytes of ours, or NULL */
 	int held;		/* alloc only: the buffer, freed untimed */
+	int read_only;		/* the export floor gives nothing else */
 };
 
-static int heap_alloc(int dev, unsigned long size)
+static int heap_alloc_mode(int dev, unsigned long size, int read_only)
 {
 	struct dma_heap_allocation_data d = {
-		.len = size, .fd_flags = O_RDWR | O_CLOEXEC,
+		.len = size,
+		.fd_flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC,
 	};
 
 	if (ioctl(dev, DMA_HEAP_IOCTL_ALLOC, &d))
@@ -445,10 +449,15 @@ static int heap_alloc(int dev, unsigned long size)
 	return d.fd;
 }
 
+static int heap_alloc(int dev, unsigned long size)
+{
+	return heap_alloc_mode(dev, size, 0);
+}
+
 static int op_heap_alloc_free(void *arg)
 {
 	struct heap_arg *a = arg;
-	int fd = heap_alloc(a->dev, a->size);
+	int fd = heap_alloc_mode(a->dev, a->size, a->read_only);
 
 	if (fd < 0)
 		return -1;
@@ -540,6 +549,48 @@ static int open_heap_pair(int dev[2], const char *group)
 	return -1;
 }
 
+/*
+ * How low can a heap's warm alloc+free go?  The export floor does only
+ * what every dma_buf_export()-based heap must (ioctl, a small object, the
+ * dma_buf with its inode and file, the fd, the release), and no memory.
+ * Both rows are at one page, read-only (all the floor gives; the upstream
+ * heap costs the same either way): the floor against upstream's system
+ * heap bounds any heap's warm ratio from below, and ours against the floor
+ * is what our pools and pages add on top of it.
+ */
+static void bench_heap_floor(const int dev[2], const unsigned long *sizes,
+			     int nsizes)
+{
+	struct heap_arg a[2] = { { .size = PAGE, .held = -1, .read_only = 1 },
+				 { .size = PAGE, .held = -1, .read_only = 1 } };
+	struct side s[2] = { { .op = op_heap_alloc_free, .arg = &a[0] },
+			     { .op = op_heap_alloc_free, .arg = &a[1] } };
+	struct point p = { "heap", NULL, NULL, PAGE, "us", 0, 1000, 0 };
+	int floor, i;
+
+	for (i = 0; i < nsizes && sizes[i] != PAGE; i++)
+		;
+	if (i == nsizes)
+		return;
+	floor = open(FLOOR_HEAP, O_RDONLY | O_CLOEXEC);
+	if (floor < 0) {
+		note("heap", "%s: %s (test-only, built with TESTING=1)",
+		     FLOOR_HEAP, strerror(errno));
+		return;
+	}
+	a[0].dev = floor;
+	a[1].dev = dev[1];
+	p.series = "heap-floor";
+	p.name = "heap alloc+free warm 4K read-only: export floor (no memory)";
+	compare(&p, s);
+	a[0].dev = dev[0];
+	a[1].dev = floor;
+	p.series = "heap-over-floor";
+	p.name = "heap alloc+free warm 4K read-only: ours over the export floor";
+	compare(&p, s);
+	close(floor);
+}
+
 static void bench_heap(const unsigned long *sizes, int nsizes)
 {
 	struct heap_arg a[2];
@@ -585,6 +636,7 @@ static void bench_heap(const unsigned long *sizes, int nsizes)
 		}
 	}
 	printf("I\tcold_retries\t%ld\n", cold_retries);
+	bench_heap_floor(dev, sizes, nsizes);
 	close(dev[0]);
 	close(dev[1]);
 }
