@@ -10,12 +10,14 @@
  */
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
+#include <linux/file.h>
 #include <linux/highmem.h>
 #include <linux/iosys-map.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
 #include <dmabridge/compat.h>
@@ -414,3 +416,24 @@ struct dma_buf *dmabridge_pages_export(struct dmabridge_pages *buf,
 	return dmabuf;
 }
 EXPORT_SYMBOL_GPL(dmabridge_pages_export);
+
+int dmabridge_dma_buf_fd_to_user(struct dma_buf *dmabuf, u32 fd_flags,
+				 void __user *uarg, const void *karg,
+				 size_t size, u32 *fd_out)
+{
+	int fd = get_unused_fd_flags(fd_flags);
+
+	if (fd < 0) {
+		dma_buf_put(dmabuf);
+		return fd;
+	}
+	*fd_out = fd;
+	if (copy_to_user(uarg, karg, size)) {
+		put_unused_fd(fd);
+		dma_buf_put(dmabuf);
+		return -EFAULT;
+	}
+	fd_install(fd, dmabuf->file);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(dmabridge_dma_buf_fd_to_user);

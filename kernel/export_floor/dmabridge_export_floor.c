@@ -16,7 +16,6 @@
  */
 #include <linux/dma-buf.h>
 #include <linux/fcntl.h>
-#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -45,67 +44,51 @@ static const struct dmabridge_pages_ops floor_ops = {
 	.release = floor_release,
 };
 
-static int floor_export(struct dma_heap_allocation_data *data,
-			struct dma_buf **dmabuf)
+static struct dma_buf *floor_export(const struct dma_heap_allocation_data *data)
 {
 	struct floor_buffer *buffer;
-	int fd;
+	struct dma_buf *dmabuf;
 
 	if (data->fd || data->heap_flags)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	if (data->fd_flags & ~(O_CLOEXEC | O_ACCMODE) ||
 	    (data->fd_flags & O_ACCMODE) != O_RDONLY)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	if (data->len != PAGE_SIZE)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 
 	buffer = kzalloc(sizeof(*buffer), GFP_KERNEL);
 	if (!buffer)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	buffer->buf.runs = &buffer->run;
 	dmabridge_pages_add(&buffer->buf, floor_page, 1);
 	buffer->buf.read_only = true;
 	buffer->buf.file_mode = O_RDONLY;
 	buffer->buf.ops = &floor_ops;
-	*dmabuf = dmabridge_pages_export(&buffer->buf, THIS_MODULE,
-					 KBUILD_MODNAME);
-	if (IS_ERR(*dmabuf)) {
+	dmabuf = dmabridge_pages_export(&buffer->buf, THIS_MODULE,
+					KBUILD_MODNAME);
+	if (IS_ERR(dmabuf))
 		kfree(buffer);
-		return PTR_ERR(*dmabuf);
-	}
-
-	fd = get_unused_fd_flags(data->fd_flags);
-	if (fd < 0) {
-		dma_buf_put(*dmabuf);
-		return fd;
-	}
-	data->fd = fd;
-	return 0;
+	return dmabuf;
 }
 
-/* The same steps as the heaps' ioctl, for a fair floor. */
+/* The fd reaches userspace as from our heaps, for a fair floor. */
 static long floor_ioctl(struct file *file, unsigned int cmd,
 			unsigned long arg)
 {
 	struct dma_heap_allocation_data data;
 	void __user *uarg = (void __user *)arg;
 	struct dma_buf *dmabuf;
-	int ret;
 
 	if (cmd != DMA_HEAP_IOCTL_ALLOC)
 		return -ENOTTY;
 	if (copy_from_user(&data, uarg, sizeof(data)))
 		return -EFAULT;
-	ret = floor_export(&data, &dmabuf);
-	if (ret)
-		return ret;
-	if (copy_to_user(uarg, &data, sizeof(data))) {
-		put_unused_fd(data.fd);
-		dma_buf_put(dmabuf);
-		return -EFAULT;
-	}
-	fd_install(data.fd, dmabuf->file);
-	return 0;
+	dmabuf = floor_export(&data);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	return dmabridge_dma_buf_fd_to_user(dmabuf, data.fd_flags, uarg, &data,
+					    sizeof(data), &data.fd);
 }
 
 static const struct file_operations floor_fops = {

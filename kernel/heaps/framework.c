@@ -13,7 +13,6 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <linux/err.h>
-#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/module.h>
@@ -22,6 +21,7 @@
 #include <uapi/linux/dma-heap.h>
 
 #include <dmabridge/compat.h>
+#include <dmabridge/pages.h>
 
 #include "heap.h"
 
@@ -41,35 +41,22 @@ static int heap_open(struct inode *inode, struct file *file)
 	return nonseekable_open(inode, file);
 }
 
-static int heap_allocate(struct dmabridge_heap *heap,
-			 struct dma_heap_allocation_data *data,
-			 struct dma_buf **dmabuf)
+static struct dma_buf *heap_allocate(struct dmabridge_heap *heap,
+				     const struct dma_heap_allocation_data *data)
 {
 	size_t len;
-	int fd;
 
 	if (data->fd)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	if (data->fd_flags & ~HEAP_VALID_FD_FLAGS)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	if (data->heap_flags & ~HEAP_VALID_HEAP_FLAGS)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	/* As upstream: a length that wraps when rounded up is no length. */
 	len = PAGE_ALIGN(data->len);
 	if (!len)
-		return -EINVAL;
-
-	*dmabuf = heap->ops->allocate(heap, len, data->fd_flags);
-	if (IS_ERR(*dmabuf))
-		return PTR_ERR(*dmabuf);
-
-	fd = get_unused_fd_flags(data->fd_flags);
-	if (fd < 0) {
-		dma_buf_put(*dmabuf);
-		return fd;
-	}
-	data->fd = fd;
-	return 0;
+		return ERR_PTR(-EINVAL);
+	return heap->ops->allocate(heap, len, data->fd_flags);
 }
 
 /*
@@ -85,7 +72,6 @@ static long heap_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	void __user *uarg = (void __user *)arg;
 	size_t in_size = 0, out_size = 0;
 	struct dma_buf *dmabuf;
-	int ret;
 
 	if (_IOC_TYPE(cmd) != _IOC_TYPE(DMA_HEAP_IOCTL_ALLOC))
 		return -ENOTTY;
@@ -99,17 +85,11 @@ static long heap_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	if (copy_from_user(&data, uarg, in_size))
 		return -EFAULT;
 
-	ret = heap_allocate(heap, &data, &dmabuf);
-	if (ret)
-		return ret;
-
-	if (copy_to_user(uarg, &data, out_size)) {
-		put_unused_fd(data.fd);
-		dma_buf_put(dmabuf);
-		return -EFAULT;
-	}
-	fd_install(data.fd, dmabuf->file);
-	return 0;
+	dmabuf = heap_allocate(heap, &data);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	return dmabridge_dma_buf_fd_to_user(dmabuf, data.fd_flags, uarg, &data,
+					    out_size, &data.fd);
 }
 
 static const struct file_operations heap_fops = {

@@ -93,4 +93,15 @@ struct dma_buf *dmabridge_pages_export(struct dmabridge_pages *buf,
 				       struct module *owner,
 				       const char *exp_name);
 
+/*
+ * Gives @dmabuf to userspace as a new fd with @fd_flags, for an ioctl that
+ * writes the fd into its argument: the fd is stored in *@fd_out (a field
+ * of @karg), @size bytes of @karg are copied to @uarg, and only then is
+ * the fd installed, so that a failed copy (-EFAULT) leaves no fd behind.
+ * Takes over the caller's reference to @dmabuf, on failure too.
+ */
+int dmabridge_dma_buf_fd_to_user(struct dma_buf *dmabuf, u32 fd_flags,
+				 void __user *uarg, const void *karg,
+				 size_t size, u32 *fd_out);
+
 #endif /* _DMABRIDGE_PAGES_H */
