@@ -16,6 +16,11 @@
  * .enable_signaling callbacks would add nothing.  There is no .wait either,
  * so the core's default wait serves every waiter, including
  * dma_fence_wait_any_timeout() over fences of several drivers.
+ *
+ * Signaling, closing and timing out walk the pending fences with
+ * interrupts off, so a dmabridge-sync timeline, which anyone may create,
+ * holds at most max_pending of them: no user can keep a CPU's interrupts
+ * off for long.  sw_sync's are root's and unlimited, as upstream's are.
  */
 #include <linux/atomic.h>
 #include <linux/file.h>
@@ -23,6 +28,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/rbtree.h>
 #include <linux/rcupdate.h>
@@ -61,6 +67,11 @@ struct dmabridge_fence {
 
 /* dma_fence flag: @deadline holds the earliest deadline hint set. */
 #define DMABRIDGE_FENCE_HAS_DEADLINE	DMA_FENCE_FLAG_USER_BITS
+
+static unsigned int max_pending = 4096;
+module_param(max_pending, uint, 0644);
+MODULE_PARM_DESC(max_pending,
+		 "Most unsignaled fences a dmabridge-sync timeline holds (0: no limit)");
 
 static LIST_HEAD(timelines);
 static DEFINE_SPINLOCK(timelines_lock);
@@ -257,6 +268,14 @@ void dmabridge_timeline_close(struct dmabridge_timeline *tl, int error)
 }
 EXPORT_SYMBOL_GPL(dmabridge_timeline_close);
 
+static bool timeline_full_locked(struct dmabridge_timeline *tl)
+{
+	unsigned int max = READ_ONCE(max_pending);
+
+	return tl->kind == DMABRIDGE_TIMELINE_SYNC && max &&
+	       tl->nr_pending >= max;
+}
+
 static struct dma_fence *timeline_fence(struct dmabridge_timeline *tl,
 					u64 value)
 {
@@ -286,6 +305,12 @@ static struct dma_fence *timeline_fence(struct dmabridge_timeline *tl,
 		dma_fence_signal_locked(&f->base);
 		spin_unlock_irq(&tl->lock);
 		return &f->base;
+	}
+	if (timeline_full_locked(tl)) {
+		spin_unlock_irq(&tl->lock);
+		/* Never pending: it goes as a released fence goes. */
+		dma_fence_put(&f->base);
+		return ERR_PTR(-ENOSPC);
 	}
 	link = &tl->pending.rb_node;
 	while (*link) {

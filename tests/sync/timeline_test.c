@@ -584,6 +584,148 @@ TEST(device_is_open_to_every_user)
 	EXPECT_EQ(0666, st.st_mode & 0777);
 }
 
+#define MAX_PENDING_PARAM "/sys/module/dmabridge_sync/parameters/max_pending"
+
+static int read_max_pending(unsigned int *max)
+{
+	FILE *f = fopen(MAX_PENDING_PARAM, "r");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fscanf(f, "%u", max) == 1;
+	fclose(f);
+	return ok ? 0 : -EINVAL;
+}
+
+static int write_max_pending(unsigned int max)
+{
+	FILE *f = fopen(MAX_PENDING_PARAM, "w");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fprintf(f, "%u\n", max) > 0;
+	return fclose(f) == 0 && ok ? 0 : -EIO;
+}
+
+/* Each test lowers the limit; the teardown puts the module's back. */
+FIXTURE(limit)
+{
+	unsigned int saved;
+	int tl;
+};
+
+FIXTURE_SETUP(limit)
+{
+	self->tl = -1;
+	if (read_max_pending(&self->saved))
+		SKIP(return, "no %s", MAX_PENDING_PARAM);
+	ASSERT_LT(0, self->saved);
+	ASSERT_EQ(0, write_max_pending(4));
+	self->tl = tl_create(0, 0);
+	ASSERT_LE(0, self->tl);
+}
+
+FIXTURE_TEARDOWN(limit)
+{
+	unsigned int saved;
+
+	if (self->tl >= 0)
+		close(self->tl);
+	if (!read_max_pending(&saved))
+		write_max_pending(self->saved);
+}
+
+TEST_F(limit, a_timeline_holds_at_most_max_pending_unsignaled_fences)
+{
+	struct dmabridge_timeline_info info;
+	int f[4], g, i;
+
+	for (i = 0; i < 4; i++) {
+		f[i] = dmabridge_fence_create(self->tl, i + 1, 0);
+		ASSERT_LE(0, f[i]);
+	}
+	EXPECT_EQ(-ENOSPC, dmabridge_fence_create(self->tl, 5, 0));
+	EXPECT_EQ(-ENOSPC, dmabridge_fence_create(self->tl, 2, 0));
+	/* A reached value makes no pending fence: the limit does not apply. */
+	g = dmabridge_fence_create(self->tl, 0, 0);
+	ASSERT_LE(0, g);
+	EXPECT_EQ(1, fence_state(g));
+	close(g);
+	ASSERT_EQ(0, dmabridge_timeline_info(self->tl, &info));
+	EXPECT_EQ(4, info.pending);
+	/* The refused ones left nothing behind, and signaling makes room. */
+	ASSERT_EQ(0, dmabridge_timeline_signal(self->tl, 1));
+	EXPECT_EQ(1, fence_state(f[0]));
+	g = dmabridge_fence_create(self->tl, 5, 0);
+	ASSERT_LE(0, g);
+	EXPECT_EQ(-ENOSPC, dmabridge_fence_create(self->tl, 6, 0));
+	ASSERT_EQ(0, dmabridge_timeline_signal(self->tl, 5));
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(1, fence_state(f[i]));
+		close(f[i]);
+	}
+	EXPECT_EQ(1, fence_state(g));
+	close(g);
+}
+
+TEST_F(limit, fences_nobody_holds_still_count_until_they_signal)
+{
+	int i, f;
+
+	for (i = 0; i < 4; i++) {
+		f = dmabridge_fence_create(self->tl, 10, 0);
+		ASSERT_LE(0, f);
+		close(f);
+	}
+	EXPECT_EQ(-ENOSPC, dmabridge_fence_create(self->tl, 10, 0));
+	ASSERT_EQ(0, dmabridge_timeline_signal(self->tl, 10));
+	f = dmabridge_fence_create(self->tl, 11, 0);
+	EXPECT_LE(0, f);
+	close(f);
+}
+
+TEST_F(limit, each_timeline_has_its_own_limit_and_sw_sync_has_none)
+{
+	int other = tl_create(0, 0), sw = sw_sync_open(), f[8], i;
+
+	ASSERT_LE(0, other);
+	for (i = 0; i < 4; i++) {
+		f[i] = dmabridge_fence_create(self->tl, 1, 0);
+		ASSERT_LE(0, f[i]);
+		close(f[i]);
+	}
+	f[0] = dmabridge_fence_create(other, 1, 0);
+	EXPECT_LE(0, f[0]);
+	close(f[0]);
+	close(other);
+	if (sw < 0)
+		SKIP(return, "no %s", SW_SYNC_DEV);
+	for (i = 0; i < 8; i++) {
+		f[i] = sw_sync_fence(sw, 1);
+		EXPECT_LE(0, f[i]);
+	}
+	EXPECT_EQ(0, sw_sync_inc(sw, 1));
+	for (i = 0; i < 8; i++) {
+		EXPECT_EQ(1, fence_state(f[i]));
+		close(f[i]);
+	}
+	close(sw);
+}
+
+TEST_F(limit, zero_means_no_limit)
+{
+	int i, f;
+
+	ASSERT_EQ(0, write_max_pending(0));
+	for (i = 0; i < 8; i++) {
+		f = dmabridge_fence_create(self->tl, 1, 0);
+		ASSERT_LE(0, f);
+		close(f);
+	}
+}
+
 /* --- bad input, every ioctl, every check ------------------------- */
 
 FIXTURE(bad)

@@ -88,7 +88,10 @@ struct dmabridge_sync_timeline_create {
  *
  * Issued on a timeline.  A value the timeline has already reached gives a
  * fence that is signaled from the start.  Any number of fences may share a
- * value.
+ * value.  A timeline holds at most as many unsignaled fences as the
+ * dmabridge_sync module parameter max_pending says (4096 unless the
+ * administrator changed it, 0 for no limit): beyond that, ENOSPC until
+ * some signal.  Signaling walks them with interrupts off.
  */
 struct dmabridge_sync_fence_create {
 	__u64	value;
