@@ -164,7 +164,13 @@ int dmabridge_fence_points(int fence, struct dmabridge_fence_point *points,
 		free(fi);
 		return ret;
 	}
-	/* A merge cannot change a sync_file's fences: n is still right. */
+	/*
+	 * A sync_file's fences never change, but a dma_fence_chain in it
+	 * drops links that have signaled as it is walked, so there may be
+	 * fewer now: the kernel says how many it filled in.
+	 */
+	if (info.num_fences < n)
+		n = info.num_fences;
 	for (i = 0; i < n && i < max; i++) {
 		memset(&points[i], 0, sizeof(points[i]));
 		copy_name(points[i].driver, fi[i].driver_name,
