@@ -72,7 +72,12 @@ static const char wait_usage[] =
 "\n"
 "Wait until the timeline reaches VALUE, or until a dma-buf's implicit\n"
 "fences let a read (or with --write, a write) go.  Exit status: 0 signaled,\n"
-"1 signaled with an error (printed) or failed, 124 timed out.\n";
+"1 signaled with an error (printed) or failed, 124 timed out.\n"
+"\n"
+"Waiting for VALUE makes a fence at VALUE on the timeline, and it stays\n"
+"there after a wait that gave up, until the timeline reaches VALUE: on a\n"
+"timeline with a timeout it is a fence like any other, which fails the\n"
+"timeline up to VALUE with ETIMEDOUT if VALUE is not reached in time.\n";
 
 static const char wait_fd_usage[] =
 "Usage: dmabridge fence wait-fd [--all] [--timeout DUR] FD...\n"
