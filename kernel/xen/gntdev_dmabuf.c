@@ -535,11 +535,16 @@ static void gdb_exp_release(struct dma_buf *dmabuf)
 	kvfree(exp->handles);
 	kvfree(exp->refs);
 
+	/*
+	 * Completed under the lock: gdb_exp_from_refs() tests the completion
+	 * under it to decide whether to put exp on the list, which it must
+	 * not do once this has taken it off (or found it not there yet).
+	 */
 	mutex_lock(&gdb_lock);
 	if (!list_empty(&exp->w.node))
 		list_del_init(&exp->w.node);
-	mutex_unlock(&gdb_lock);
 	complete_all(&exp->w.released);
+	mutex_unlock(&gdb_lock);
 	kref_put(&exp->w.kref, gdb_exp_free);
 }
 
