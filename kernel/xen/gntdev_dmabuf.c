@@ -13,8 +13,12 @@
  * mapping other than the linear one is a grant mapping of its own.
  *
  * Import grants the pages behind any dma-buf (the importer's sg table, as
- * upstream does) to a domain and ends foreign access on release, deferred
- * by the grant-table core while the peer still maps a page (XSA-396).
+ * upstream does) to a domain.  On release the import keeps the dma-buf,
+ * mapped, until the peer has unmapped every page and each grant has
+ * ended: only then may the exporter free or reuse the pages, which many
+ * do without looking at page references (page pools, carveouts), so
+ * handing a page reference to the grant-table core (XSA-396's scheme)
+ * would not protect them.
  *
  * The MAP ioctls, grants behind someone else's dma-buf, are in
  * map_refs.c (and map_pv.c for x86 PV).
@@ -98,9 +102,16 @@ struct gdb_imp {
 	struct dma_buf_attachment *attach;
 	struct sg_table *sgt;
 	unsigned int count;
+	/* Released: the first @granted of @refs are still granted. */
+	unsigned int granted;
 	grant_ref_t *refs;
-	struct page **pages;
+	/* Retries ending the grants the peer still maps. */
+	struct delayed_work end_work;
+	unsigned int retry_ms;
 };
+
+/* Ends grants of released imports that peers still mapped. */
+static struct workqueue_struct *gdb_imp_wq;
 
 atomic_long_t gdb_counts[GDB_NR_COUNTS];
 
@@ -713,29 +724,69 @@ err_free:
 
 /* ---- import: grants for the pages of any dma-buf -------------------- */
 
-static void gdb_imp_free(struct gdb_imp *imp, unsigned int granted)
+/* Lets go of the dma-buf, whose pages no peer can reach any more. */
+static void gdb_imp_put_buf(struct gdb_imp *imp)
 {
-	unsigned int i;
-
-	/*
-	 * The page reference taken at import goes with the grant: the core
-	 * drops it when the peer has let go, which may be much later.
-	 */
-	for (i = 0; i < granted; i++)
-		gnttab_end_foreign_access(imp->refs[i], imp->pages[i]);
-	atomic_long_sub(granted, &gdb_counts[GDB_IMPORT_GRANTS]);
-	for (; imp->pages && i < imp->count; i++)
-		if (imp->pages[i])
-			put_page(imp->pages[i]);
 	if (imp->sgt)
 		dma_buf_unmap_attachment_unlocked(imp->attach, imp->sgt,
-						  DMA_BIDIRECTIONAL);
+						  DMA_TO_DEVICE);
 	if (imp->attach)
 		dma_buf_detach(imp->dmabuf, imp->attach);
 	dma_buf_put(imp->dmabuf);
 	kvfree(imp->refs);
-	kvfree(imp->pages);
 	kfree(imp);
+}
+
+/* Ends the grants no peer maps any more; true when none is left. */
+static bool gdb_imp_end_grants(struct gdb_imp *imp)
+{
+	unsigned int i, left = 0;
+
+	for (i = 0; i < imp->granted; i++) {
+		if (gnttab_try_end_foreign_access(imp->refs[i]))
+			atomic_long_dec(&gdb_counts[GDB_IMPORT_GRANTS]);
+		else
+			imp->refs[left++] = imp->refs[i];
+	}
+	imp->granted = left;
+	return !left;
+}
+
+/* From 10 ms up to a second between tries: a peer may take its time. */
+#define GDB_IMP_RETRY_MIN_MS	10
+#define GDB_IMP_RETRY_MAX_MS	1000
+
+static void gdb_imp_end_work(struct work_struct *work)
+{
+	struct gdb_imp *imp = container_of(to_delayed_work(work),
+					   struct gdb_imp, end_work);
+
+	if (!gdb_imp_end_grants(imp)) {
+		imp->retry_ms = min(imp->retry_ms * 2, GDB_IMP_RETRY_MAX_MS);
+		queue_delayed_work(gdb_imp_wq, &imp->end_work,
+				   msecs_to_jiffies(imp->retry_ms));
+		return;
+	}
+	gdb_imp_put_buf(imp);
+	/* Taken when the wait began; gdb_exit() drains us. */
+	module_put(THIS_MODULE);
+}
+
+/*
+ * Ends the import: at once when no peer maps a page, else in the
+ * background, with the module in use meanwhile (rmmod must not wait for a
+ * peer that may never unmap).
+ */
+static void gdb_imp_release_all(struct gdb_imp *imp)
+{
+	if (gdb_imp_end_grants(imp)) {
+		gdb_imp_put_buf(imp);
+		return;
+	}
+	__module_get(THIS_MODULE);
+	imp->retry_ms = GDB_IMP_RETRY_MIN_MS;
+	queue_delayed_work(gdb_imp_wq, &imp->end_work,
+			   msecs_to_jiffies(imp->retry_ms));
 }
 
 static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
@@ -745,7 +796,7 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 	struct sg_page_iter it;
 	struct scatterlist *sg;
 	struct gdb_imp *imp;
-	unsigned int i = 0, granted = 0;
+	unsigned int i = 0;
 	int readonly, ret;
 
 	if (copy_from_user(&op, u, offsetof(typeof(op), refs)))
@@ -757,6 +808,7 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 	imp = kzalloc(sizeof(*imp), GFP_KERNEL);
 	if (!imp)
 		return -ENOMEM;
+	INIT_DELAYED_WORK(&imp->end_work, gdb_imp_end_work);
 	imp->dmabuf = dma_buf_get(op.fd);
 	if (IS_ERR(imp->dmabuf)) {
 		ret = PTR_ERR(imp->dmabuf);
@@ -770,8 +822,7 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 		goto err;
 	ret = -ENOMEM;
 	imp->refs = kvcalloc(op.count, sizeof(*imp->refs), GFP_KERNEL);
-	imp->pages = kvcalloc(op.count, sizeof(*imp->pages), GFP_KERNEL);
-	if (!imp->refs || !imp->pages)
+	if (!imp->refs)
 		goto err;
 
 	imp->attach = dma_buf_attach(imp->dmabuf, gdb_misc.this_device);
@@ -780,8 +831,14 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 		imp->attach = NULL;
 		goto err;
 	}
+	/*
+	 * Mapped only to learn the pages: nothing reaches them through the
+	 * DMA addresses.  DMA_TO_DEVICE also keeps a bounce buffer (PV dom0's
+	 * xen-swiotlb) from being copied back over what the peer wrote, and
+	 * is all a read-only buffer allows.
+	 */
 	imp->sgt = dma_buf_map_attachment_unlocked(imp->attach,
-						   DMA_BIDIRECTIONAL);
+						   DMA_TO_DEVICE);
 	if (IS_ERR(imp->sgt)) {
 		ret = PTR_ERR(imp->sgt);
 		imp->sgt = NULL;
@@ -797,28 +854,29 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 	for_each_sgtable_sg(imp->sgt, sg, i)
 		if (sg->offset || !PAGE_ALIGNED(sg->length))
 			goto err;
-	i = 0;
+	/*
+	 * The pages need no reference of ours: the import holds the
+	 * dma-buf, mapped, until no peer can reach them any more.
+	 */
+	readonly = !(imp->dmabuf->file->f_mode & FMODE_WRITE);
 	for_each_sgtable_page(imp->sgt, &it, 0) {
 		struct page *page = sg_page_iter_page(&it);
 
-		if (i == op.count || !page || !pfn_valid(page_to_pfn(page)) ||
-		    !get_page_unless_zero(page))
+		ret = -EINVAL;
+		if (imp->granted == op.count || !page ||
+		    !pfn_valid(page_to_pfn(page)))
 			goto err;
-		imp->pages[i++] = page;
-	}
-	if (i != op.count)
-		goto err;
-
-	readonly = !(imp->dmabuf->file->f_mode & FMODE_WRITE);
-	for (granted = 0; granted < op.count; granted++) {
 		ret = gnttab_grant_foreign_access(op.domid,
-						  xen_page_to_gfn(imp->pages[granted]),
+						  xen_page_to_gfn(page),
 						  readonly);
 		if (ret < 0)
 			goto err;
-		imp->refs[granted] = ret;
+		imp->refs[imp->granted++] = ret;
 		atomic_long_inc(&gdb_counts[GDB_IMPORT_GRANTS]);
 	}
+	ret = -EINVAL;
+	if (imp->granted != op.count)
+		goto err;
 	ret = -EFAULT;
 	if (copy_to_user(u->refs, imp->refs,
 			 array_size(op.count, sizeof(*imp->refs))))
@@ -830,7 +888,8 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 	return 0;
 
 err:
-	gdb_imp_free(imp, granted);
+	/* A peer may have guessed a ref and mapped it already. */
+	gdb_imp_release_all(imp);
 	return ret;
 }
 
@@ -872,7 +931,7 @@ static long gdb_imp_release(struct gdb_file *file, void __user *uarg)
 	mutex_unlock(&gdb_lock);
 	if (!found)
 		return -ENOENT;
-	gdb_imp_free(found, found->count);
+	gdb_imp_release_all(found);
 	return 0;
 }
 
@@ -931,7 +990,7 @@ static int gdb_release(struct inode *inode, struct file *f)
 	list_splice_init(&file->imports, &imports);
 	mutex_unlock(&gdb_lock);
 	list_for_each_entry_safe(imp, itmp, &imports, node)
-		gdb_imp_free(imp, imp->count);
+		gdb_imp_release_all(imp);
 	gdb_map_file_closed(file);
 	kfree(file);
 	return 0;
@@ -965,9 +1024,12 @@ static int __init gdb_init(void)
 	 */
 	if (!xen_domain())
 		return 0;
+	gdb_imp_wq = alloc_workqueue("dmabridge-gntdev-imp", 0, 0);
+	if (!gdb_imp_wq)
+		return -ENOMEM;
 	ret = gdb_map_init();
 	if (ret)
-		return ret;
+		goto err_imp;
 	ret = misc_register(&gdb_misc);
 	if (ret)
 		goto err_map;
@@ -986,6 +1048,8 @@ err_misc:
 	misc_deregister(&gdb_misc);
 err_map:
 	gdb_map_exit();
+err_imp:
+	destroy_workqueue(gdb_imp_wq);
 	return ret;
 }
 
@@ -996,6 +1060,11 @@ static void __exit gdb_exit(void)
 	debugfs_remove_recursive(gdb_debugfs);
 	misc_deregister(&gdb_misc);
 	gdb_map_exit();
+	/*
+	 * No import is waiting for a peer (each holds the module), but the
+	 * last may still be on its way out of gdb_imp_end_work().
+	 */
+	destroy_workqueue(gdb_imp_wq);
 }
 
 module_init(gdb_init);

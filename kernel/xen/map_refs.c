@@ -420,7 +420,7 @@ static void gdb_map_put_buf(struct gdb_map *m)
 {
 	if (m->sgt)
 		dma_buf_unmap_attachment_unlocked(m->attach, m->sgt,
-						  DMA_BIDIRECTIONAL);
+						  DMA_TO_DEVICE);
 	if (m->attach)
 		dma_buf_detach(m->dmabuf, m->attach);
 	if (!IS_ERR_OR_NULL(m->dmabuf))
@@ -577,7 +577,8 @@ long gdb_map_refs_to_buf(struct gdb_file *file, void __user *uarg)
 		m->attach = NULL;
 		goto err;
 	}
-	m->sgt = dma_buf_map_attachment_unlocked(m->attach, DMA_BIDIRECTIONAL);
+	/* Only to learn the pages, as gdb_imp_to_refs() maps. */
+	m->sgt = dma_buf_map_attachment_unlocked(m->attach, DMA_TO_DEVICE);
 	if (IS_ERR(m->sgt)) {
 		ret = PTR_ERR(m->sgt);
 		m->sgt = NULL;

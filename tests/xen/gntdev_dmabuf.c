@@ -248,6 +248,53 @@ TEST_F(self, import_release_after_the_fd_is_closed)
 	ASSERT_EQ(-ENOENT, gdb_release(self->dev, fd, 0));
 }
 
+/*
+ * A released import keeps its buffer while the peer still maps a page: a
+ * system heap zeroes its freed pages and hands them out again whatever
+ * their page references say, so letting the buffer go at release would
+ * show the peer zeroes, and then someone else's data.
+ */
+TEST_F(self, released_import_keeps_the_buffer_while_the_peer_maps_it)
+{
+	const char *heaps[] = { "/dev/dma_heap/dmabridge-system",
+				"/dev/dma_heap/system" };
+	const char *heap = NULL;
+	char left[64] = "";
+	uint32_t refs[4];
+	uint8_t *buf, *peer;
+	int fd = -ENODEV, gfd, other, i;
+
+	for (i = 0; i < 2 && fd == -ENODEV; i++) {
+		heap = heaps[i];
+		fd = heap_alloc(heap, 4 * PAGE);
+	}
+	if (fd < 0)
+		SKIP(return, "no system heap: %s", strerror(-fd));
+	buf = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	pat_fill(buf, 0, 4 * PAGE, SEED_CPU);
+	munmap(buf, 4 * PAGE);
+	ASSERT_EQ(0, gdb_import(self->dev, fd, SELF, refs, 4, 0));
+	peer = gntdev_map(&gfd, SELF, refs, 4);
+	ASSERT_NE(NULL, peer);
+	ASSERT_EQ(0, gdb_release(self->dev, fd, 0));
+	close(fd);
+	/* Frees and allocations set the heap's zeroing worker going. */
+	for (i = 0; i < 256; i++) {
+		other = heap_alloc(heap, PAGE);
+		ASSERT_LE(0, other);
+		close(other);
+	}
+	usleep(100 * 1000);
+	EXPECT_EQ(-1, pat_check(peer, 0, 4 * PAGE, SEED_CPU));
+	/* The grants live on until the peer lets go. */
+	EXPECT_EQ(-1, gdb_objects_now(left, sizeof(left)));
+	EXPECT_NE(NULL, strstr(left, "import_grants"));
+	munmap(peer, 4 * PAGE);
+	close(gfd);
+	EXPECT_EQ(0, gdb_objects_left(left, sizeof(left))) TH_LOG("left: %s", left);
+}
+
 /* Grant refs -> dma-buf -> vgem (PRIME import): the xen-zcopy backend flow. */
 TEST_F(self, zcopy_export_into_vgem)
 {

@@ -260,12 +260,7 @@ static inline void vgem_buf_free(struct vgem_buf *b)
 
 #define GDB_OBJECTS	"/sys/kernel/debug/dmabridge-xen/objects"
 
-/*
- * 0 when the module holds no grant or grant mapping (see
- * kernel/xen/gntdev_dmabuf.h), else -1 with the first count that is not
- * zero in what, or -errno.
- */
-static inline int gdb_objects_left(char *what, size_t len)
+static inline int gdb_objects_now(char *what, size_t len)
 {
 	FILE *f = fopen(GDB_OBJECTS, "r");
 	char line[64];
@@ -281,6 +276,26 @@ static inline int gdb_objects_left(char *what, size_t len)
 		}
 	}
 	fclose(f);
+	return ret;
+}
+
+/*
+ * 0 when the module holds no grant or grant mapping (see
+ * kernel/xen/gntdev_dmabuf.h), else -1 with the first count that is not
+ * zero in what, or -errno.  Waits up to 3 s: a released import's grants
+ * end in the background once the peer has unmapped them, tried again at
+ * most a second apart.
+ */
+static inline int gdb_objects_left(char *what, size_t len)
+{
+	int ret, tries;
+
+	for (tries = 0; tries < 300; tries++) {
+		ret = gdb_objects_now(what, len);
+		if (ret != -1)
+			break;
+		usleep(10000);
+	}
 	return ret;
 }
 
