@@ -166,15 +166,14 @@ dmabridge_pages_map(struct dma_buf_attachment *attachment,
 	int ret;
 
 	/*
-	 * A read-only buffer is only ever mapped for the device to read: an
-	 * IOMMU then refuses device writes, and a bounce buffer is never
-	 * copied back, so nothing a device writes reaches the pages.
+	 * A read-only buffer is mapped only for a device to read.  An
+	 * importer that asks for more (DMA_BIDIRECTIONAL, as DRM's PRIME
+	 * import does) may program its device to write, and without an IOMMU
+	 * nothing would stop those writes: it is refused, not quietly given
+	 * less than it asked for.
 	 */
-	if (buf->read_only) {
-		if (dir == DMA_FROM_DEVICE)
-			return ERR_PTR(-EPERM);
-		dir = DMA_TO_DEVICE;
-	}
+	if (buf->read_only && dir != DMA_TO_DEVICE)
+		return ERR_PTR(-EPERM);
 
 	mutex_lock(&buf->lock);
 	if (a->mapped) {
@@ -321,7 +320,7 @@ static int dmabridge_pages_mmap(struct dma_buf *dmabuf,
 static int dmabridge_pages_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
 	struct dmabridge_pages *buf = dmabuf->priv;
-	pgprot_t prot = buf->read_only ? PAGE_KERNEL_RO : PAGE_KERNEL;
+	pgprot_t prot = PAGE_KERNEL;
 	struct page **pages;
 	unsigned long i;
 	pgoff_t n = 0;
@@ -386,6 +385,24 @@ static const struct dma_buf_ops dmabridge_pages_dma_buf_ops = {
 	.release = dmabridge_pages_release,
 };
 
+/*
+ * A read-only buffer has no vmap: a vmap has no direction, and kernel
+ * importers write through it (videobuf2's vmalloc capture queues), so a
+ * read-only one would oops them and a writable one would let them write.
+ * Without the op dma_buf_vmap() fails with EINVAL; an op that failed
+ * would trip a warning in the dma-buf core.
+ */
+static const struct dma_buf_ops dmabridge_pages_read_only_dma_buf_ops = {
+	.attach = dmabridge_pages_attach,
+	.detach = dmabridge_pages_detach,
+	.map_dma_buf = dmabridge_pages_map,
+	.unmap_dma_buf = dmabridge_pages_unmap,
+	.begin_cpu_access = dmabridge_pages_begin_cpu_access,
+	.end_cpu_access = dmabridge_pages_end_cpu_access,
+	.mmap = dmabridge_pages_mmap,
+	.release = dmabridge_pages_release,
+};
+
 struct dma_buf *dmabridge_pages_export(struct dmabridge_pages *buf,
 				       struct module *owner,
 				       const char *exp_name)
@@ -393,7 +410,8 @@ struct dma_buf *dmabridge_pages_export(struct dmabridge_pages *buf,
 	struct dma_buf_export_info exp_info = {
 		.exp_name = exp_name,
 		.owner = owner,
-		.ops = &dmabridge_pages_dma_buf_ops,
+		.ops = buf->read_only ? &dmabridge_pages_read_only_dma_buf_ops :
+					&dmabridge_pages_dma_buf_ops,
 		.size = (size_t)buf->nr_pages << PAGE_SHIFT,
 		/* A read-only file is what makes the VFS refuse PROT_WRITE. */
 		.flags = buf->read_only ? O_RDONLY : buf->file_mode & O_ACCMODE,

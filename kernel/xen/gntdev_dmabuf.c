@@ -268,12 +268,12 @@ static struct sg_table *gdb_map(struct dma_buf_attachment *at,
 	struct gdb_attachment *a = at->priv;
 	int ret;
 
-	/* The peer granted read-only: no device may write either. */
-	if (exp->read_only) {
-		if (dir == DMA_FROM_DEVICE)
-			return ERR_PTR(-EPERM);
-		dir = DMA_TO_DEVICE;
-	}
+	/*
+	 * The peer granted read-only: only a device that reads may map it,
+	 * for the reasons dmabridge_pages_map() gives.
+	 */
+	if (exp->read_only && dir != DMA_TO_DEVICE)
+		return ERR_PTR(-EPERM);
 	mutex_lock(&exp->lock);
 	if (a->mapped) {
 		ret = -EBUSY;
@@ -471,8 +471,7 @@ static int gdb_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 		goto out;
 	}
 	if (xen_feature(XENFEAT_auto_translated_physmap))
-		vaddr = vmap(exp->pages, exp->count, VM_MAP,
-			     exp->read_only ? PAGE_KERNEL_RO : PAGE_KERNEL);
+		vaddr = vmap(exp->pages, exp->count, VM_MAP, PAGE_KERNEL);
 	else
 		vaddr = gdb_pv_vmap(exp);
 	if (IS_ERR_OR_NULL(vaddr)) {
@@ -569,6 +568,17 @@ static const struct dma_buf_ops gdb_dma_buf_ops = {
 	.mmap = gdb_mmap,
 	.vmap = gdb_vmap,
 	.vunmap = gdb_vunmap,
+	.release = gdb_exp_release,
+};
+
+static const struct dma_buf_ops gdb_read_only_dma_buf_ops = {
+	.attach = gdb_attach,
+	.detach = gdb_detach,
+	.map_dma_buf = gdb_map,
+	.unmap_dma_buf = gdb_unmap,
+	.begin_cpu_access = gdb_begin_cpu_access,
+	.end_cpu_access = gdb_end_cpu_access,
+	.mmap = gdb_mmap,
 	.release = gdb_exp_release,
 };
 
@@ -679,7 +689,9 @@ static long gdb_exp_from_refs(struct gdb_file *file, void __user *uarg)
 	if (ret)
 		goto err_pages;
 
-	info.ops = &gdb_dma_buf_ops;
+	/* No vmap, as kernel/core/pages.c explains. */
+	info.ops = exp->read_only ? &gdb_read_only_dma_buf_ops :
+				    &gdb_dma_buf_ops;
 	info.size = (size_t)op.count << PAGE_SHIFT;
 	/* A read-only file is what makes the VFS refuse PROT_WRITE. */
 	info.flags = exp->read_only ? O_RDONLY : O_RDWR;

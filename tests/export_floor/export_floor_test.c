@@ -92,9 +92,11 @@ TEST_F(floor, an_importer_maps_it_for_reading_only)
 	fd = floor_alloc(self->dev, PAGE, O_RDONLY, 0);
 	ASSERT_GE(fd, 0);
 	EXPECT_EQ(-EPERM, ti_attach(tifd, 0, fd, DMABRIDGE_TI_DIR_FROM_DEVICE, 0));
+	EXPECT_EQ(-EPERM, ti_attach(tifd, 0, fd, DMABRIDGE_TI_DIR_BIDIRECTIONAL, 0));
 	ASSERT_EQ(0, ti_attach(tifd, 0, fd, DMABRIDGE_TI_DIR_TO_DEVICE, 0));
 	ASSERT_EQ(0, ti_read(tifd, 0, 0, got, PAGE));
 	EXPECT_EQ(0, memcmp(got, zeros, PAGE));
+	EXPECT_EQ(-EINVAL, ti_vmap_read(tifd, 0, 0, got, PAGE));
 	EXPECT_EQ(0, ti_detach(tifd, 0));
 	close(fd);
 	close(tifd);

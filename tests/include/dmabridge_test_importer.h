@@ -16,7 +16,7 @@
  * The direction given at ATTACH is what the importer tells the exporter;
  * reads are allowed on any mapping, writes need a mapping requested as
  * FROM_DEVICE or BIDIRECTIONAL.  An exporter may still have mapped the
- * buffer TO_DEVICE (a read-only buffer does): the importer cannot know, so
+ * buffer TO_DEVICE all the same: the importer cannot know, so
  * its writes then land in a bounce buffer that unmap discards, or, without
  * swiotlb, in memory, as a real device's would.
  *
@@ -29,7 +29,7 @@
  * reserved field or range; ENOENT for an empty slot; EFAULT for bad
  * pointers.  ATTACH: EBADF for a bad fd, EINVAL for an fd that is not a
  * dma-buf, EBUSY for a busy slot, and whatever the exporter's attach or
- * map returns (EPERM for a FROM_DEVICE mapping of a read-only buffer).
+ * map returns (EPERM for a device-writable mapping of a read-only buffer).
  * DMA_READ/DMA_WRITE: EPERM for a write through a mapping requested as
  * TO_DEVICE, EOPNOTSUPP when the device does not use dma-direct (DMA
  * addresses are not CPU physical addresses), EIO for a DMA address the CPU

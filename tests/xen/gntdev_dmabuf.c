@@ -107,7 +107,7 @@ TEST_F(self, read_only_grant_exports_read_only)
 {
 	static uint8_t buf[PAGE];
 	struct grant ro = { 0 };
-	int fd;
+	int fd, ret;
 
 	ASSERT_EQ(0, grant_alloc(&ro, SELF, 1, true));
 	pat_fill(ro.map, 0, PAGE, SEED_CPU);
@@ -115,9 +115,20 @@ TEST_F(self, read_only_grant_exports_read_only)
 	ASSERT_LE(0, fd) TH_LOG("EXP_FROM_REFS: %s", strerror(-fd));
 	ASSERT_EQ(O_RDONLY, fcntl(fd, F_GETFL) & O_ACCMODE);
 	ASSERT_EQ(-EPERM, ti_attach(self->ti, 0, fd, DMABRIDGE_TI_DIR_FROM_DEVICE, 0));
+	/* A device that may write is refused too, not given less. */
+	ASSERT_EQ(-EPERM, ti_attach(self->ti, 0, fd, DMABRIDGE_TI_DIR_BIDIRECTIONAL, 0));
 	ASSERT_EQ(0, ti_attach(self->ti, 0, fd, DMABRIDGE_TI_DIR_TO_DEVICE, 0));
-	ASSERT_EQ(0, ti_vmap_read(self->ti, 0, 0, buf, PAGE));
-	ASSERT_EQ(-1, pat_check(buf, 0, PAGE, SEED_CPU));
+	/* A vmap has no direction: a read-only buffer has none. */
+	ASSERT_EQ(-EINVAL, ti_vmap_read(self->ti, 0, 0, buf, PAGE));
+	/*
+	 * The importer reads it by DMA where it can; in a PV dom0 it cannot
+	 * (EOPNOTSUPP), and the bytes were checked by export_round_trip.
+	 */
+	ret = ti_read(self->ti, 0, 0, buf, PAGE);
+	if (ret != -EOPNOTSUPP) {
+		ASSERT_EQ(0, ret);
+		ASSERT_EQ(-1, pat_check(buf, 0, PAGE, SEED_CPU));
+	}
 	ASSERT_EQ(0, ti_detach(self->ti, 0));
 	close(fd);
 	grant_free(&ro);
