@@ -65,7 +65,8 @@ static void memfd_trim_array(void **array, size_t size,
 	/* Not worth an allocation and a copy for less than a page. */
 	if ((capacity - used) * size < PAGE_SIZE)
 		return;
-	trimmed = kvmalloc_array(max(used, 1UL), size, GFP_KERNEL);
+	/* Charged as the array it replaces was: it lives as long. */
+	trimmed = kvmalloc_array(max(used, 1UL), size, GFP_KERNEL_ACCOUNT);
 	if (!trimmed)
 		return;
 	memcpy(trimmed, *array, used * size);
@@ -138,6 +139,16 @@ static bool memfd_is_hugetlb(struct file *memfd)
 }
 
 /*
+ * Items may name the same pages again and again, and these kernels take
+ * plain references that nothing checks: stop far below the wrap, where a
+ * put would free a page still mapped, as try_get_page() once did.
+ */
+static bool memfd_ref_would_overflow(int refs)
+{
+	return refs > INT_MAX / 2;
+}
+
+/*
  * Hugetlb pages are never allocated on lookup here: the caller must have
  * faulted or fallocated them, as with upstream's udmabuf on these kernels.
  * The hugetlb page cache of these kernels is indexed in huge pages.
@@ -160,6 +171,10 @@ static int memfd_pin_hugetlb(struct memfd_pinned *pinned, struct file *memfd,
 
 		sub = (pos & ~huge_page_mask(h)) >> PAGE_SHIFT;
 		n = min(folio_nr_pages(folio) - sub, nr - done);
+		if (memfd_ref_would_overflow(folio_ref_count(folio))) {
+			folio_put(folio);
+			return -EOVERFLOW;
+		}
 		/* A reference per page: memfd_pinned_free() puts each. */
 		folio_ref_add(folio, n);
 		dmabridge_pages_add(pinned->buf, folio_page(folio, sub), n);
@@ -184,6 +199,10 @@ static int memfd_pin_shmem(struct memfd_pinned *pinned, struct file *memfd,
 
 		if (IS_ERR(page))
 			return PTR_ERR(page);
+		if (memfd_ref_would_overflow(page_ref_count(page))) {
+			put_page(page);
+			return -EOVERFLOW;
+		}
 		dmabridge_pages_add(pinned->buf, page, 1);
 	}
 	return 0;
