@@ -188,6 +188,7 @@ struct dmabridge_pool *dmabridge_pool_get(enum dmabridge_pool_kind kind,
 	old_memcg = set_active_memcg(memcg);
 	fresh = kmem_cache_alloc_lru(pool_cache, &pool_lru,
 				     GFP_KERNEL | __GFP_ZERO |
+				     __GFP_RETRY_MAYFAIL | __GFP_NOWARN |
 				     (charge ? __GFP_ACCOUNT : 0));
 	set_active_memcg(old_memcg);
 	mutex_lock(&pools_lock);

@@ -38,6 +38,12 @@ static const unsigned int system_orders[] = { 8, 4, 0 };
 			  ~__GFP_RECLAIM) | __GFP_COMP)
 #define LOW_ORDER_GFP	(GFP_HIGHUSER | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
 
+/*
+ * The arrays an allocation needs once it holds its pages, when memory may
+ * be nearly gone: they fail rather than wake the OOM killer.
+ */
+#define SYSTEM_ARRAY_GFP	(GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+
 /* Requests above this many pages are first checked against MemAvailable. */
 #define SYSTEM_CHECK_AVAILABLE_PAGES	(SZ_4M >> PAGE_SHIFT)
 
@@ -205,13 +211,19 @@ static int system_fresh_to_wc(struct list_head *chunks, pgoff_t nr)
 	pgoff_t n = 0, i;
 	int ret;
 
-	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	pages = kvmalloc_array(nr, sizeof(*pages), SYSTEM_ARRAY_GFP);
 	if (!pages)
 		return -ENOMEM;
 	list_for_each_entry(page, chunks, lru)
 		for (i = 0; i < (1UL << chunk_order(page)); i++)
 			pages[n++] = nth_page(page, i);
 	ret = set_pages_array_wc(pages, n);
+	/*
+	 * A failure part of the way may leave some of the linear map
+	 * write-combined, and the page allocator must get them write-back.
+	 */
+	if (ret)
+		dmabridge_pages_to_wb(pages, n);
 	kvfree(pages);
 	return ret;
 }
@@ -263,7 +275,7 @@ static struct dma_buf *system_allocate(struct dmabridge_heap *heap,
 	}
 	buffer->buf.runs = chunks == 1 ? &buffer->run :
 			   kvmalloc_array(chunks, sizeof(*buffer->buf.runs),
-					  GFP_KERNEL);
+					  SYSTEM_ARRAY_GFP);
 	if (!buffer->buf.runs) {
 		ret = -ENOMEM;
 		goto err_pages;
