@@ -85,6 +85,8 @@ bool dmabridge_pool_growing(struct dmabridge_pool *pool, unsigned int order);
 void dmabridge_pool_give(struct dmabridge_pool *pool, struct page *page,
 			 unsigned int order);
 bool dmabridge_pool_charges(struct dmabridge_pool *pool);
+/* The cgroup a charging pool's pages must be charged to, or NULL. */
+struct mem_cgroup *dmabridge_pool_memcg(struct dmabridge_pool *pool);
 /*
  * Whether an allocation of @nr pages should take its fresh pages unzeroed
  * and have dmabridge_zero_chunks() zero them.

@@ -238,6 +238,11 @@ bool dmabridge_pool_charges(struct dmabridge_pool *pool)
 	return pool->charged;
 }
 
+struct mem_cgroup *dmabridge_pool_memcg(struct dmabridge_pool *pool)
+{
+	return pool->memcg;
+}
+
 static void pool_zero_page(struct dmabridge_pool *pool, struct page *page,
 			   unsigned int order)
 {

@@ -20,6 +20,7 @@
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #ifdef CONFIG_X86
@@ -237,6 +238,7 @@ static struct dma_buf *system_allocate(struct dmabridge_heap *heap,
 	pgoff_t nr = len >> PAGE_SHIFT, nr_fresh = 0;
 	bool zero_shared = dmabridge_zero_shared(nr);
 	struct system_buffer *buffer;
+	struct mem_cgroup *old_memcg;
 	LIST_HEAD(pooled);
 	LIST_HEAD(fresh);
 	struct dma_buf *dmabuf;
@@ -265,10 +267,17 @@ static struct dma_buf *system_allocate(struct dmabridge_heap *heap,
 		goto err_buffer;
 	}
 
+	/*
+	 * Charged to the pool's cgroup (its mm owner's), which the task's
+	 * own may not be (cgroup v1 threads, CLONE_VM): pooled pages may
+	 * only go back to the cgroup that paid for them.
+	 */
+	old_memcg = set_active_memcg(dmabridge_pool_memcg(buffer->pool));
 	chunks = system_fill(buffer->pool, nr,
 			     (dmabridge_pool_charges(buffer->pool) ?
 			      __GFP_ACCOUNT : 0) | (zero_shared ? 0 : __GFP_ZERO),
 			     &pooled, &fresh, &nr_fresh);
+	set_active_memcg(old_memcg);
 	if (chunks < 0) {
 		ret = chunks;
 		goto err_pool;
