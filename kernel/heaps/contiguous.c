@@ -10,6 +10,8 @@
  * neighbours, so alloc/free cycles leave no fragments behind beyond what
  * live buffers occupy.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/dma-buf.h>
 #include <linux/err.h>
 #include <linux/genalloc.h>
@@ -19,6 +21,8 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
+#include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 
 #include <dmabridge/pages.h>
@@ -71,6 +75,26 @@ static const struct dmabridge_pages_ops contiguous_buffer_ops = {
 	.release = contiguous_release,
 };
 
+/*
+ * The previous owner's bytes must not show.  A buffer may be as large as
+ * the region: zero it in steps that let others run and its killer in.
+ */
+#define CONTIGUOUS_ZERO_STEP	SZ_2M
+
+static int contiguous_zero(void *vaddr, size_t len)
+{
+	size_t done, n;
+
+	for (done = 0; done < len; done += n) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		n = min_t(size_t, len - done, CONTIGUOUS_ZERO_STEP);
+		memset(vaddr + done, 0, n);
+		cond_resched();
+	}
+	return 0;
+}
+
 static struct dma_buf *contiguous_allocate(struct dmabridge_heap *heap,
 					   size_t len, u32 fd_flags)
 {
@@ -89,8 +113,12 @@ static struct dma_buf *contiguous_allocate(struct dmabridge_heap *heap,
 	if (!buffer->addr)
 		goto err_buffer;
 
-	/* The previous owner's bytes must not show. */
-	memset(region->vaddr + (buffer->addr - region->start), 0, len);
+	ret = contiguous_zero(region->vaddr + (buffer->addr - region->start),
+			      len);
+	if (ret) {
+		gen_pool_free(region->pool, buffer->addr, len);
+		goto err_buffer;
+	}
 	buffer->buf.runs = &buffer->run;
 	dmabridge_pages_add(&buffer->buf, pfn_to_page(PHYS_PFN(buffer->addr)),
 			    nr);
@@ -163,16 +191,38 @@ static void contiguous_destroy(struct contiguous_region *region)
  * a module can read tells it from reserved RAM, so the administrator who
  * sets the parameter must give a range reserved with memmap=.
  */
+/*
+ * Reserved pieces come in address order, clipped to the range: each must
+ * start where the range is not covered yet, or there is a gap.
+ */
+static int contiguous_cover(struct resource *res, void *arg)
+{
+	phys_addr_t *covered_to = arg;
+
+	if (res->start > *covered_to)
+		return -EINVAL;
+	*covered_to = max_t(phys_addr_t, *covered_to, res->end + 1);
+	return 0;
+}
+
 static int contiguous_check_range(phys_addr_t start, u64 size)
 {
+	phys_addr_t covered_to = start;
+
 	if (!size || !IS_ALIGNED(start, SUBSECTION_SIZE) ||
 	    !IS_ALIGNED(size, SUBSECTION_SIZE) || start + size < start)
 		return -EINVAL;
 	if (region_intersects(start, size, IORESOURCE_SYSTEM_RAM,
 			      IORES_DESC_NONE) != REGION_DISJOINT)
 		return -EINVAL;
-	if (region_intersects(start, size, IORESOURCE_MEM,
-			      IORES_DESC_RESERVED) != REGION_INTERSECTS)
+	/*
+	 * Reserved throughout: region_intersects() would also accept a range
+	 * that is partly reserved and partly nothing at all.
+	 */
+	if (walk_iomem_res_desc(IORES_DESC_RESERVED, IORESOURCE_MEM, start,
+				start + size - 1, &covered_to,
+				contiguous_cover) ||
+	    covered_to < start + size)
 		return -EINVAL;
 	return 0;
 }
@@ -283,18 +333,26 @@ module_param_cb(carveout, &carveout_ops, NULL, 0644);
 MODULE_PARM_DESC(carveout,
 		 "SIZE@ADDRESS of a reserved RAM region (memmap=SIZE$ADDRESS) for the contiguous heap; settable once");
 
-int dmabridge_contiguous_init(void)
+/*
+ * A carveout given at load time that cannot be used does not fail the
+ * load: the system heaps' devices are live by now, and may have open
+ * files and buffers that a failed load would leave pointing at freed
+ * module memory.  It is reported, and the parameter can be written again.
+ */
+void dmabridge_contiguous_init(void)
 {
-	int ret = 0;
+	int ret;
 
 	mutex_lock(&contiguous_lock);
 	heaps_ready = true;
 	if (pending_size) {
 		ret = contiguous_create(pending_start, pending_size);
+		if (ret)
+			pr_err("carveout %llu@%pa: error %d, no contiguous heap\n",
+			       pending_size, &pending_start, ret);
 		pending_size = 0;
 	}
 	mutex_unlock(&contiguous_lock);
-	return ret;
 }
 
 void dmabridge_contiguous_exit(void)

@@ -102,7 +102,7 @@ void dmabridge_pages_to_wb(struct page **pages, unsigned long nr);
 /* The heaps. */
 int dmabridge_system_heaps_init(void);
 void dmabridge_system_heaps_exit(void);
-int dmabridge_contiguous_init(void);
+void dmabridge_contiguous_init(void);
 void dmabridge_contiguous_exit(void);
 
 /* Module parameters shared between files. */

@@ -29,13 +29,10 @@ static int __init dmabridge_heaps_init(void)
 	ret = dmabridge_system_heaps_init();
 	if (ret)
 		goto err_framework;
-	ret = dmabridge_contiguous_init();
-	if (ret)
-		goto err_system;
+	/* Last, and never failing: the system heaps may be in use by now. */
+	dmabridge_contiguous_init();
 	return 0;
 
-err_system:
-	dmabridge_system_heaps_exit();
 err_framework:
 	dmabridge_heap_framework_exit();
 err_pools:
