@@ -10,7 +10,8 @@
  * no users is taken: no attachment but ours, no vmap, no user mapping, no
  * pending fence, and ordinary pages that nobody maps to user space.  From
  * then on it is held: its dma_buf_ops are swapped for a copy that refuses
- * new attachments, mmap and vmap with -EBUSY, while everything else still
+ * new attachments and mmap with -EBUSY and has no vmap (a vmap op that
+ * fails trips a warning in the dma-buf core), while everything else still
  * goes to the exporter, whose own device use of the memory is the point.
  * Release waits for the buffer's fences (the owner's device may still be
  * reading the peer's frames), puts the original pages back and restores
@@ -93,11 +94,6 @@ static int gdb_held_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	return -EBUSY;
 }
 
-static int gdb_held_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
-{
-	return -EBUSY;
-}
-
 /*
  * The held copies of the exporters' ops, one for each table seen, kept
  * until the module goes.  The dma-buf core reads dmabuf->ops without a
@@ -136,7 +132,7 @@ static const struct dma_buf_ops *gdb_held_ops_get(const struct dma_buf_ops *own)
 	memcpy(&h->held, own, sizeof(*own));
 	h->held.attach = gdb_held_attach;
 	h->held.mmap = gdb_held_mmap;
-	h->held.vmap = gdb_held_vmap;
+	h->held.vmap = NULL;
 	list_add(&h->node, &gdb_held_ops_list);
 	return &h->held;
 }
