@@ -81,11 +81,13 @@ void gdb_map_exit(void);
  */
 #ifdef CONFIG_XEN_PV
 bool gdb_pv_frame_is_own(struct page *page);
+/* @prot: out, the linear map's protection, for gdb_pv_restore(). */
 int gdb_pv_map_over(struct page **pages, unsigned int count,
 		    const u32 *refs, domid_t domid, grant_handle_t *handles,
-		    xen_pfn_t *own_mfns);
+		    xen_pfn_t *own_mfns, pgprot_t *prot);
 void gdb_pv_restore(struct page **pages, unsigned int count,
-		    const grant_handle_t *handles, const xen_pfn_t *own_mfns);
+		    const grant_handle_t *handles, const xen_pfn_t *own_mfns,
+		    pgprot_t prot);
 #else
 static inline bool gdb_pv_frame_is_own(struct page *page)
 {
@@ -95,14 +97,14 @@ static inline bool gdb_pv_frame_is_own(struct page *page)
 static inline int gdb_pv_map_over(struct page **pages, unsigned int count,
 				  const u32 *refs, domid_t domid,
 				  grant_handle_t *handles,
-				  xen_pfn_t *own_mfns)
+				  xen_pfn_t *own_mfns, pgprot_t *prot)
 {
 	return -EOPNOTSUPP;
 }
 
 static inline void gdb_pv_restore(struct page **pages, unsigned int count,
 				  const grant_handle_t *handles,
-				  const xen_pfn_t *own_mfns)
+				  const xen_pfn_t *own_mfns, pgprot_t prot)
 {
 }
 #endif

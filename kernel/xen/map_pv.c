@@ -55,6 +55,43 @@ bool gdb_pv_frame_is_own(struct page *page)
 	       !(mfn & (FOREIGN_FRAME_BIT | IDENTITY_FRAME_BIT));
 }
 
+/* The memory type bits of @page's linear-map PTE. */
+static int gdb_pv_linear_type(struct page *page, pteval_t *type)
+{
+	unsigned int level;
+	pte_t *pte = lookup_address(gdb_kaddr(page), &level);
+
+	if (!pte || level != PG_LEVEL_4K)
+		return -EINVAL;
+	*type = pte_flags(*pte) & _PAGE_CACHE_MASK;
+	return 0;
+}
+
+/*
+ * The protection the restore gives the pages' linear map back: their own
+ * memory type, which must be one for all.  Not every page is write-back
+ * there: vgem's are write-combined (drm_gem_shmem's map_wc), so are a
+ * system-uncached buffer's, and PAT records that type for them.
+ */
+static int gdb_pv_linear_prot(struct page **pages, unsigned int count,
+			      pgprot_t *prot)
+{
+	pteval_t type, other;
+	unsigned int i;
+	int ret;
+
+	ret = gdb_pv_linear_type(pages[0], &type);
+	for (i = 1; !ret && i < count; i++) {
+		ret = gdb_pv_linear_type(pages[i], &other);
+		if (!ret && other != type)
+			ret = -EINVAL;
+	}
+	if (!ret)
+		*prot = __pgprot((pgprot_val(PAGE_KERNEL) & ~_PAGE_CACHE_MASK) |
+				 type);
+	return ret;
+}
+
 /* Stale translations of the own frames may live in other CPUs' TLBs. */
 static void gdb_pv_flush_tlbs(void)
 {
@@ -70,7 +107,8 @@ static void gdb_pv_flush_tlbs(void)
  * to the linear map, replacing the grants.
  */
 void gdb_pv_restore(struct page **pages, unsigned int count,
-		    const grant_handle_t *handles, const xen_pfn_t *own_mfns)
+		    const grant_handle_t *handles, const xen_pfn_t *own_mfns,
+		    pgprot_t prot)
 {
 	struct gnttab_unmap_and_replace *ops;
 	unsigned int i;
@@ -82,7 +120,7 @@ void gdb_pv_restore(struct page **pages, unsigned int count,
 	for (i = 0; i < count; i++)
 		WARN_ON(gdb_pv_set_p2m(page_to_pfn(pages[i]), own_mfns[i]));
 	/* Nothing else is as safe to fall back on, so keep trying. */
-	while (!(scratch = vmap(pages, count, VM_MAP, PAGE_KERNEL)))
+	while (!(scratch = vmap(pages, count, VM_MAP, prot)))
 		schedule_timeout_uninterruptible(1);
 	for (i = 0; i < count; i++) {
 		ops[i].host_addr = gdb_kaddr(pages[i]);
@@ -103,12 +141,15 @@ void gdb_pv_restore(struct page **pages, unsigned int count,
 
 int gdb_pv_map_over(struct page **pages, unsigned int count, const u32 *refs,
 		    domid_t domid, grant_handle_t *handles,
-		    xen_pfn_t *own_mfns)
+		    xen_pfn_t *own_mfns, pgprot_t *prot)
 {
 	struct gnttab_map_grant_ref *ops;
 	unsigned int i, mapped = 0;
-	int ret = 0;
+	int ret;
 
+	ret = gdb_pv_linear_prot(pages, count, prot);
+	if (ret)
+		return ret;
 	ops = kvcalloc(count, sizeof(*ops), GFP_KERNEL);
 	if (!ops)
 		return -ENOMEM;
@@ -142,7 +183,7 @@ int gdb_pv_map_over(struct page **pages, unsigned int count, const u32 *refs,
 			swap(own_mfns[mapped], own_mfns[i]);
 			handles[mapped++] = ops[i].handle;
 		}
-		gdb_pv_restore(pages, mapped, handles, own_mfns);
+		gdb_pv_restore(pages, mapped, handles, own_mfns, *prot);
 	}
 	gdb_pv_flush_tlbs();
 out:

@@ -64,6 +64,7 @@ struct gdb_map {
 	struct page **pages;
 	grant_handle_t *handles;
 	xen_pfn_t *frames;		/* PV: the own frames; else the gfns */
+	pgprot_t linear_prot;		/* PV: the pages' in the linear map */
 	struct page **saved;		/* auto-translated: contents, while away */
 };
 
@@ -293,7 +294,8 @@ static void gdb_map_swap_out(struct gdb_map *m)
 		gdb_at_unmap(m, NULL);
 		gdb_at_repopulate(m, m->count);
 	} else {
-		gdb_pv_restore(m->pages, m->count, m->handles, m->frames);
+		gdb_pv_restore(m->pages, m->count, m->handles, m->frames,
+			       m->linear_prot);
 	}
 	gdb_unhold_pfns(m, m->count);
 	atomic_long_sub(m->count, &gdb_counts[GDB_HELD_PAGES]);
@@ -361,7 +363,8 @@ static int gdb_map_take(struct gdb_map *m)
 			ret = gdb_at_map_over(m);
 		else
 			ret = gdb_pv_map_over(m->pages, m->count, m->refs,
-					      m->domid, m->handles, m->frames);
+					      m->domid, m->handles, m->frames,
+					      &m->linear_prot);
 		if (ret)
 			gdb_unhold_pfns(m, m->count);
 		else

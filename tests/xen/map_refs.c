@@ -337,6 +337,40 @@ TEST_F(map, udmabuf_pages_mapped_or_shared_are_refused)
 	close(udev);
 }
 
+/*
+ * Pages write-combined in the linear map (a system-uncached buffer's) and
+ * write-back ones (the system heap's) are both taken and given back with
+ * their bytes; in PV each gets its own memory type back in the linear map.
+ */
+TEST_F(map, heap_buffers_of_either_memory_type_come_back)
+{
+	const char *heaps[2] = { "/dev/dma_heap/system-uncached" };
+	uint8_t *p;
+	int fd, i;
+
+	for (i = 0; i < 2; i++) {
+		fd = i ? system_heap_alloc(NPAGES * PAGE, &heaps[1]) :
+			 heap_alloc(heaps[0], NPAGES * PAGE);
+		if (fd == -ENODEV)
+			continue;
+		ASSERT_LE(0, fd);
+		p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		pat_fill(p, 0, NPAGES * PAGE, SEED_OWN);
+		munmap(p, NPAGES * PAGE);
+		ASSERT_EQ(0, gdb_map(self->dev, fd, SELF, self->g.refs, NPAGES,
+				     0, 0)) TH_LOG("%s", heaps[i]);
+		ASSERT_EQ(0, gdb_map_release(self->dev, fd, 0));
+		p = mmap(NULL, NPAGES * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		EXPECT_EQ(-1, pat_check(p, 0, NPAGES * PAGE, SEED_OWN))
+			TH_LOG("%s", heaps[i]);
+		munmap(p, NPAGES * PAGE);
+		close(fd);
+	}
+}
+
 TEST_F(map, bad_inputs)
 {
 	uint32_t bad = 0xfffff;
