@@ -82,34 +82,62 @@ dmabridge_pages_find(const struct dmabridge_pages *buf, pgoff_t pgoff)
 	return &buf->runs[lo];
 }
 
-/* One sg entry per run, or per piece of a run longer than @max_seg bytes. */
-static int dmabridge_pages_sgt(struct dmabridge_pages *buf,
-			       struct sg_table *sgt, unsigned int max_seg)
+/*
+ * How many of the @left pages from @page one sg entry may take: at most
+ * @seg_pages, and none past the device's segment boundary, which
+ * dma-direct does not split at (runs of hugetlb folios or heap chunks
+ * can cross one).
+ */
+static pgoff_t dmabridge_piece_pages(struct page *page, pgoff_t left,
+				     pgoff_t seg_pages, unsigned long boundary)
 {
-	pgoff_t seg_pages = max_seg >> PAGE_SHIFT;
+	unsigned long off = page_to_phys(page) & boundary;
+
+	return min3(left, seg_pages, ((boundary - off) >> PAGE_SHIFT) + 1);
+}
+
+/*
+ * The runs as sg entries for @dev, into @sg (or only counted, with @sg
+ * NULL): one per run, or per piece of a run that is longer than the
+ * device's largest segment or crosses its segment boundary.
+ */
+static unsigned int dmabridge_pages_fill_sg(struct dmabridge_pages *buf,
+					    struct device *dev,
+					    struct scatterlist *sg)
+{
+	pgoff_t seg_pages = dmabridge_max_segment(dev) >> PAGE_SHIFT;
+	unsigned long boundary = dma_get_seg_boundary(dev);
 	unsigned int nents = 0;
-	struct scatterlist *sg;
 	unsigned long i;
-	int ret;
 
-	for (i = 0; i < buf->nr_runs; i++)
-		nents += DIV_ROUND_UP(dmabridge_run_pages(buf, i), seg_pages);
-	ret = sg_alloc_table(sgt, nents, GFP_KERNEL);
-	if (ret)
-		return ret;
-
-	sg = sgt->sgl;
 	for (i = 0; i < buf->nr_runs; i++) {
-		pgoff_t done, len = dmabridge_run_pages(buf, i);
+		pgoff_t done, n, len = dmabridge_run_pages(buf, i);
 
-		for (done = 0; done < len; done += seg_pages) {
-			pgoff_t n = min(len - done, seg_pages);
+		for (done = 0; done < len; done += n) {
+			struct page *page = nth_page(buf->runs[i].page, done);
 
-			sg_set_page(sg, nth_page(buf->runs[i].page, done),
-				    n << PAGE_SHIFT, 0);
-			sg = sg_next(sg);
+			n = dmabridge_piece_pages(page, len - done, seg_pages,
+						  boundary);
+			nents++;
+			if (sg) {
+				sg_set_page(sg, page, n << PAGE_SHIFT, 0);
+				sg = sg_next(sg);
+			}
 		}
 	}
+	return nents;
+}
+
+static int dmabridge_pages_sgt(struct dmabridge_pages *buf,
+			       struct sg_table *sgt, struct device *dev)
+{
+	int ret;
+
+	ret = sg_alloc_table(sgt, dmabridge_pages_fill_sg(buf, dev, NULL),
+			     GFP_KERNEL);
+	if (ret)
+		return ret;
+	dmabridge_pages_fill_sg(buf, dev, sgt->sgl);
 	return 0;
 }
 
@@ -124,8 +152,7 @@ static int dmabridge_pages_attach(struct dma_buf *dmabuf,
 	if (!a)
 		return -ENOMEM;
 
-	ret = dmabridge_pages_sgt(buf, &a->sgt,
-				  dmabridge_max_segment(attachment->dev));
+	ret = dmabridge_pages_sgt(buf, &a->sgt, attachment->dev);
 	if (ret) {
 		kfree(a);
 		return ret;

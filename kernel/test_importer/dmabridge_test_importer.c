@@ -32,6 +32,7 @@
 #include <linux/platform_device.h>
 #include <linux/sched/signal.h>
 #include <linux/scatterlist.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -39,10 +40,14 @@
 #include <dmabridge/version.h>
 #include <dmabridge_test_importer.h>
 
-/* The device views: index 0 has a 64-bit DMA mask, index 1 a 32-bit one. */
+/*
+ * The device views: a 64-bit DMA mask, a 32-bit one, and a 64-bit one
+ * whose segments must not cross a 16 KiB boundary.
+ */
 #define TI_DEV_64	0
 #define TI_DEV_32	1
-#define TI_NR_DEVS	2
+#define TI_DEV_SEG16K	2
+#define TI_NR_DEVS	3
 
 static struct platform_device *ti_pdevs[TI_NR_DEVS];
 
@@ -275,6 +280,7 @@ static int ti_ioctl_attach(struct ti_session *sess, void __user *argp)
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
 	if (arg.flags & ~DMABRIDGE_TI_ATTACH_FLAGS_ALL ||
+	    hweight32(arg.flags) > 1 ||
 	    arg.reserved[0] || arg.reserved[1] ||
 	    arg.slot >= DMABRIDGE_TI_MAX_SLOTS)
 		return -EINVAL;
@@ -289,8 +295,12 @@ static int ti_ioctl_attach(struct ti_session *sess, void __user *argp)
 	if (slot->dmabuf)
 		return -EBUSY;
 
-	dev = &ti_pdevs[arg.flags & DMABRIDGE_TI_ATTACH_DMA32 ?
-			TI_DEV_32 : TI_DEV_64]->dev;
+	if (arg.flags & DMABRIDGE_TI_ATTACH_DMA32)
+		dev = &ti_pdevs[TI_DEV_32]->dev;
+	else if (arg.flags & DMABRIDGE_TI_ATTACH_SEG_BOUNDARY_16K)
+		dev = &ti_pdevs[TI_DEV_SEG16K]->dev;
+	else
+		dev = &ti_pdevs[TI_DEV_64]->dev;
 
 	slot->dmabuf = dma_buf_get(arg.fd);
 	if (IS_ERR(slot->dmabuf)) {
@@ -577,16 +587,26 @@ static void ti_unregister_devs(void)
 
 static int __init ti_init(void)
 {
-	int ret;
+	int ret, i;
 
 	ti_pdevs[TI_DEV_64] = ti_register_dev(TI_DEV_64, DMA_BIT_MASK(64));
 	ti_pdevs[TI_DEV_32] = ti_register_dev(TI_DEV_32, DMA_BIT_MASK(32));
-	if (IS_ERR(ti_pdevs[TI_DEV_64]) || IS_ERR(ti_pdevs[TI_DEV_32])) {
-		ret = IS_ERR(ti_pdevs[TI_DEV_64]) ?
-		      PTR_ERR(ti_pdevs[TI_DEV_64]) :
-		      PTR_ERR(ti_pdevs[TI_DEV_32]);
-		goto err_devs;
+	ti_pdevs[TI_DEV_SEG16K] = ti_register_dev(TI_DEV_SEG16K,
+						  DMA_BIT_MASK(64));
+	for (i = 0; i < TI_NR_DEVS; i++) {
+		if (IS_ERR(ti_pdevs[i])) {
+			ret = PTR_ERR(ti_pdevs[i]);
+			goto err_devs;
+		}
 	}
+	/*
+	 * Segments up to 1 MiB, so that only the boundary splits them.  A
+	 * platform device has its dma_parms: neither can fail (6.1 still
+	 * returns an error code, later kernels nothing).
+	 */
+	dma_set_seg_boundary(&ti_pdevs[TI_DEV_SEG16K]->dev,
+			     DMABRIDGE_TI_SEG_BOUNDARY_16K);
+	dma_set_max_seg_size(&ti_pdevs[TI_DEV_SEG16K]->dev, SZ_1M);
 
 	ret = misc_register(&ti_misc);
 	if (ret)

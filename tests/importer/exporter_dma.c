@@ -95,6 +95,43 @@ FIXTURE_TEARDOWN(dma)
 		close(self->tifd);
 }
 
+/*
+ * A device whose DMA segments must not cross a 16 KiB boundary gets none
+ * that does: dma-direct maps the exporter's entries as they are, and the
+ * heaps' 64 KiB chunks or a run of contiguous pages would cross one.
+ */
+TEST_F(dma, segments_keep_within_the_devices_boundary)
+{
+	const uint64_t boundary = DMABRIDGE_TI_SEG_BOUNDARY_16K;
+	struct dmabridge_ti_segment seg;
+	struct dmabridge_ti_info info;
+	uint32_t i;
+
+	if (variant->kind == EXPORTER_VGEM)
+		SKIP(return, "vgem builds its sg table for its own device");
+	ASSERT_EQ(0, cpu_write(self->buf, self->map, 0, self->size, SEED_CPU));
+	ASSERT_EQ(0, ti_attach(self->tifd, 0, self->buf,
+			       DMABRIDGE_TI_DIR_TO_DEVICE,
+			       DMABRIDGE_TI_ATTACH_SEG_BOUNDARY_16K));
+	ASSERT_EQ(0, ti_info(self->tifd, 0, &info));
+	EXPECT_EQ(self->size, info.mapped_len);
+	for (i = 0; i < info.dma_nents; i++) {
+		ASSERT_EQ(0, ti_segment(self->tifd, 0, i, &seg));
+		EXPECT_EQ(seg.dma_addr & ~boundary,
+			  (seg.dma_addr + seg.len - 1) & ~boundary)
+			TH_LOG("segment %u: %#llx + %#llx", i,
+			       (unsigned long long)seg.dma_addr,
+			       (unsigned long long)seg.len);
+	}
+	EXPECT_EQ(-1, dev_check(self->tifd, 0, self->tmp, 0, self->size,
+				SEED_CPU));
+	/* Not with the 32-bit device: it has no boundary of its own. */
+	EXPECT_EQ(-EINVAL, ti_attach(self->tifd, 1, self->buf,
+				     DMABRIDGE_TI_DIR_TO_DEVICE,
+				     DMABRIDGE_TI_ATTACH_DMA32 |
+				     DMABRIDGE_TI_ATTACH_SEG_BOUNDARY_16K));
+}
+
 TEST_F(dma, device_reads_what_cpu_wrote_before_the_mapping)
 {
 	ASSERT_EQ(0, cpu_write(self->buf, self->map, 0, self->size, SEED_CPU));

@@ -52,7 +52,14 @@
 /* ATTACH flags */
 /* Use the importer's device with a 32-bit DMA mask instead of 64-bit. */
 #define DMABRIDGE_TI_ATTACH_DMA32	0x1U
-#define DMABRIDGE_TI_ATTACH_FLAGS_ALL	DMABRIDGE_TI_ATTACH_DMA32
+/*
+ * Use a device (64-bit mask) whose DMA segments must not cross a 16 KiB
+ * boundary; not with DMA32.
+ */
+#define DMABRIDGE_TI_ATTACH_SEG_BOUNDARY_16K	0x2U
+#define DMABRIDGE_TI_SEG_BOUNDARY_16K		(16384ULL - 1)
+#define DMABRIDGE_TI_ATTACH_FLAGS_ALL	(DMABRIDGE_TI_ATTACH_DMA32 | \
+					 DMABRIDGE_TI_ATTACH_SEG_BOUNDARY_16K)
 
 /* dma_buf_attach() + dma_buf_map_attachment(); the mapping stays. */
 struct dmabridge_ti_attach {
