@@ -46,7 +46,9 @@ id=$(xen-domu start gone "$P grant 0 4 gone") || exit 1
 $P hold "$id" "/local/domain/$id/data/gone" 4 /tmp/gone >/tmp/hold.out 2>&1 &
 hold=$!
 rc=1
-for i in $(seq 600); do
+# As long as the peer helper waits for the refs (WAIT_S in xen_peer.c): on
+# a loaded host a domU took more than a minute to boot and grant.
+for i in $(seq 1200); do
 	grep -q holding /tmp/hold.out && { rc=0; break; }
 	sleep 0.1
 done
