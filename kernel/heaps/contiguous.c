@@ -184,14 +184,6 @@ static void contiguous_destroy(struct contiguous_region *region)
 }
 
 /*
- * Only a range marked reserved (which memmap=SIZE$ADDRESS does to RAM)
- * will do: System RAM belongs to the page allocator, and an address with
- * nothing behind it would give pages that read back garbage.  A reserved
- * range with device registers behind it passes these checks too: nothing
- * a module can read tells it from reserved RAM, so the administrator who
- * sets the parameter must give a range reserved with memmap=.
- */
-/*
  * Reserved pieces come in address order, clipped to the range: each must
  * start where the range is not covered yet, or there is a gap.
  */
@@ -205,6 +197,14 @@ static int contiguous_cover(struct resource *res, void *arg)
 	return 0;
 }
 
+/*
+ * Only a range marked reserved (which memmap=SIZE$ADDRESS does to RAM)
+ * will do: System RAM belongs to the page allocator, and an address with
+ * nothing behind it would give pages that read back garbage.  A reserved
+ * range with device registers behind it passes these checks too: nothing
+ * a module can read tells it from reserved RAM, so the administrator who
+ * sets the parameter must give a range reserved with memmap=.
+ */
 static int contiguous_check_range(phys_addr_t start, u64 size)
 {
 	phys_addr_t covered_to = start;
