@@ -388,8 +388,6 @@ static void *gdb_pv_vmap(struct gdb_exp *exp)
 	void *vaddr;
 	int ret = -ENOMEM;
 
-	if (exp->read_only)
-		flags |= GNTMAP_readonly;
 	zero = kvmalloc_array(exp->count, sizeof(*zero), GFP_KERNEL);
 	exp->vmap_ptes = kvcalloc(exp->count, sizeof(*exp->vmap_ptes),
 				  GFP_KERNEL);
