@@ -38,6 +38,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#include <linux/workqueue.h>
 
 #include <xen/grant_table.h>
 #include <xen/page.h>
@@ -110,8 +111,12 @@ struct gdb_imp {
 	unsigned int retry_ms;
 };
 
-/* Ends grants of released imports that peers still mapped. */
-static struct workqueue_struct *gdb_imp_wq;
+/*
+ * Releases that wait in the background, with the module in use: an
+ * import's for its peer to unmap, a MAP's for the buffer's fences.
+ * Unbound, for a MAP release may block in a fence wait indefinitely.
+ */
+struct workqueue_struct *gdb_release_wq;
 
 atomic_long_t gdb_counts[GDB_NR_COUNTS];
 
@@ -773,7 +778,7 @@ static void gdb_imp_end_work(struct work_struct *work)
 
 	if (!gdb_imp_end_grants(imp)) {
 		imp->retry_ms = min(imp->retry_ms * 2, GDB_IMP_RETRY_MAX_MS);
-		queue_delayed_work(gdb_imp_wq, &imp->end_work,
+		queue_delayed_work(gdb_release_wq, &imp->end_work,
 				   msecs_to_jiffies(imp->retry_ms));
 		return;
 	}
@@ -795,7 +800,7 @@ static void gdb_imp_release_all(struct gdb_imp *imp)
 	}
 	__module_get(THIS_MODULE);
 	imp->retry_ms = GDB_IMP_RETRY_MIN_MS;
-	queue_delayed_work(gdb_imp_wq, &imp->end_work,
+	queue_delayed_work(gdb_release_wq, &imp->end_work,
 			   msecs_to_jiffies(imp->retry_ms));
 }
 
@@ -1034,15 +1039,13 @@ static int __init gdb_init(void)
 	 */
 	if (!xen_domain())
 		return 0;
-	gdb_imp_wq = alloc_workqueue("dmabridge-gntdev-imp", 0, 0);
-	if (!gdb_imp_wq)
+	gdb_release_wq = alloc_workqueue("dmabridge-gntdev-release",
+					 WQ_UNBOUND, 0);
+	if (!gdb_release_wq)
 		return -ENOMEM;
-	ret = gdb_map_init();
-	if (ret)
-		goto err_imp;
 	ret = misc_register(&gdb_misc);
 	if (ret)
-		goto err_map;
+		goto err_wq;
 	/* IMP_TO_REFS and MAP_REFS_TO_BUF attach to dma-bufs as this device. */
 	ret = dma_coerce_mask_and_coherent(gdb_misc.this_device,
 					   DMA_BIT_MASK(64));
@@ -1056,10 +1059,8 @@ static int __init gdb_init(void)
 
 err_misc:
 	misc_deregister(&gdb_misc);
-err_map:
-	gdb_map_exit();
-err_imp:
-	destroy_workqueue(gdb_imp_wq);
+err_wq:
+	destroy_workqueue(gdb_release_wq);
 	return ret;
 }
 
@@ -1069,12 +1070,12 @@ static void __exit gdb_exit(void)
 		return;
 	debugfs_remove_recursive(gdb_debugfs);
 	misc_deregister(&gdb_misc);
-	gdb_map_exit();
 	/*
-	 * No import is waiting for a peer (each holds the module), but the
-	 * last may still be on its way out of gdb_imp_end_work().
+	 * No release is waiting (each holds the module), but the last may
+	 * still be on its way out of its work function.
 	 */
-	destroy_workqueue(gdb_imp_wq);
+	destroy_workqueue(gdb_release_wq);
+	gdb_map_exit();
 }
 
 module_init(gdb_init);

@@ -72,8 +72,10 @@ struct dma_buf *gdb_release_arg(void __user *uarg);
 long gdb_map_refs_to_buf(struct gdb_file *file, void __user *uarg);
 long gdb_map_release(struct gdb_file *file, void __user *uarg);
 void gdb_map_file_closed(struct gdb_file *file);
-int gdb_map_init(void);
 void gdb_map_exit(void);
+
+/* Background releases (gntdev_dmabuf.c); each holds the module. */
+extern struct workqueue_struct *gdb_release_wq;
 
 /*
  * map_pv.c, x86 PV only: a peer's frames behind pages that keep their

@@ -75,7 +75,6 @@ struct gdb_map {
  */
 static DEFINE_XARRAY(gdb_held_pfns);
 static DEFINE_MUTEX(gdb_swap_lock);
-static struct workqueue_struct *gdb_map_wq;
 
 static bool gdb_auto_translated(void)
 {
@@ -454,7 +453,7 @@ static void gdb_map_release_work(struct work_struct *work)
 		msleep(20);
 	}
 	gdb_map_finish(m);
-	/* Taken when the release was queued; gdb_map_exit() drains us. */
+	/* Taken when the release was queued; gdb_exit() drains us. */
 	module_put(THIS_MODULE);
 }
 
@@ -469,7 +468,7 @@ static void gdb_map_start_release(struct gdb_map *m)
 	 * never signal: while a release waits, the module is in use.
 	 */
 	__module_get(THIS_MODULE);
-	queue_work(gdb_map_wq, &m->release_work);
+	queue_work(gdb_release_wq, &m->release_work);
 }
 
 /* ---- ioctls ---------------------------------------------------------------- */
@@ -648,18 +647,8 @@ void gdb_map_file_closed(struct gdb_file *file)
 	}
 }
 
-int gdb_map_init(void)
-{
-	gdb_map_wq = alloc_workqueue("dmabridge-gntdev-map", WQ_UNBOUND, 0);
-	return gdb_map_wq ? 0 : -ENOMEM;
-}
-
-/*
- * No release is waiting (each holds the module), but the last may still
- * be on its way out of gdb_map_release_work().
- */
+/* After gdb_release_wq is gone: no release can still use a held copy. */
 void gdb_map_exit(void)
 {
-	destroy_workqueue(gdb_map_wq);
 	gdb_held_ops_free();
 }
