@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <poll.h>
+#include <dmabridge.h>
 #include <dmabridge/sync.h>
 #include "kselftest_harness.h"
 
@@ -344,15 +345,19 @@ TEST_F(map, udmabuf_pages_mapped_or_shared_are_refused)
  */
 TEST_F(map, heap_buffers_of_either_memory_type_come_back)
 {
-	const char *heaps[2] = { "/dev/dma_heap/system-uncached" };
+	const char *heaps[] = { "system-uncached",
+				dmabridge_heap_system_name() };
 	uint8_t *p;
-	int fd, i;
+	int heap, fd, i;
 
 	for (i = 0; i < 2; i++) {
-		fd = i ? system_heap_alloc(NPAGES * PAGE, &heaps[1]) :
-			 heap_alloc(heaps[0], NPAGES * PAGE);
-		if (fd == -ENODEV)
+		heap = dmabridge_heap_open(heaps[i]);
+		if (heap == -ENOENT)
 			continue;
+		ASSERT_LE(0, heap) TH_LOG("%s", heaps[i]);
+		fd = dmabridge_heap_alloc(heap, NPAGES * PAGE,
+					  O_RDWR | O_CLOEXEC);
+		close(heap);
 		ASSERT_LE(0, fd);
 		p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
 			 MAP_SHARED, fd, 0);

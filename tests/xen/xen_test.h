@@ -260,24 +260,6 @@ static inline void vgem_buf_free(struct vgem_buf *b)
 
 #define GDB_OBJECTS	"/sys/kernel/debug/dmabridge-xen/objects"
 
-/*
- * A buffer of our system heap (named so beside 6.12's own), its node in
- * *path; -ENODEV without one.
- */
-static inline int system_heap_alloc(uint64_t size, const char **path)
-{
-	static const char *const heaps[] = { "/dev/dma_heap/dmabridge-system",
-					     "/dev/dma_heap/system" };
-	unsigned int i;
-	int fd = -ENODEV;
-
-	for (i = 0; i < 2 && fd == -ENODEV; i++) {
-		*path = heaps[i];
-		fd = heap_alloc(heaps[i], size);
-	}
-	return fd;
-}
-
 static inline int gdb_objects_now(char *what, size_t len)
 {
 	FILE *f = fopen(GDB_OBJECTS, "r");
