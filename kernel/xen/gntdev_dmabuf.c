@@ -102,8 +102,7 @@ struct gdb_imp {
 	struct dma_buf *dmabuf;
 	struct dma_buf_attachment *attach;
 	struct sg_table *sgt;
-	unsigned int count;
-	/* Released: the first @granted of @refs are still granted. */
+	/* How many of @refs are granted; released, how many are left. */
 	unsigned int granted;
 	grant_ref_t *refs;
 	/* Retries ending the grants the peer still maps. */
@@ -831,7 +830,6 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 		return ret;
 	}
 	imp->fd = op.fd;
-	imp->count = op.count;
 	ret = -EINVAL;
 	if (imp->dmabuf->size != (size_t)op.count << PAGE_SHIFT)
 		goto err;
