@@ -65,15 +65,18 @@ static long sw_sync_create_fence(struct dmabridge_timeline *tl,
 		ret = -EFAULT;
 		goto err_fd;
 	}
+	/*
+	 * Before the fence exists, which could otherwise time out unseen
+	 * and move the timeline on; after a failure it names no file.
+	 */
+	data.fence = fd;
+	if (copy_to_user(uarg, &data, sizeof(data))) {
+		ret = -EFAULT;
+		goto err_fd;
+	}
 	sync_file = dmabridge_timeline_sync_file(tl, data.value);
 	if (IS_ERR(sync_file)) {
 		ret = PTR_ERR(sync_file);
-		goto err_fd;
-	}
-	data.fence = fd;
-	if (copy_to_user(uarg, &data, sizeof(data))) {
-		dmabridge_timeline_sync_file_discard(tl, sync_file);
-		ret = -EFAULT;
 		goto err_fd;
 	}
 	fd_install(fd, sync_file->file);

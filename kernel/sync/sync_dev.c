@@ -81,20 +81,24 @@ static long timeline_fence_create(struct dmabridge_timeline *tl,
 	fd = get_unused_fd_flags(sync_fd_flags(args.flags));
 	if (fd < 0)
 		return fd;
+	/*
+	 * The fd is written before the fence exists: a fence that never
+	 * reached userspace could already have timed out, and a timeout
+	 * moves the timeline's value on.  After a failure, args.fd names no
+	 * file: the number was never installed.
+	 */
+	args.fd = fd;
+	ret = sync_copy_out(cmd, arg, &args, sizeof(args));
+	if (ret)
+		goto err_fd;
 	sync_file = dmabridge_timeline_sync_file(tl, args.value);
 	if (IS_ERR(sync_file)) {
 		ret = PTR_ERR(sync_file);
 		goto err_fd;
 	}
-	args.fd = fd;
-	ret = sync_copy_out(cmd, arg, &args, sizeof(args));
-	if (ret)
-		goto err_file;
 	fd_install(fd, sync_file->file);
 	return 0;
 
-err_file:
-	dmabridge_timeline_sync_file_discard(tl, sync_file);
 err_fd:
 	put_unused_fd(fd);
 	return ret;

@@ -276,16 +276,15 @@ static bool timeline_full_locked(struct dmabridge_timeline *tl)
 	       tl->nr_pending >= max;
 }
 
-static struct dma_fence *timeline_fence(struct dmabridge_timeline *tl,
-					u64 value)
+static struct dmabridge_fence *timeline_fence_alloc(struct dmabridge_timeline *tl,
+						    u64 value)
 {
 	const struct dma_fence_ops *ops;
 	struct dmabridge_fence *f;
-	struct rb_node **link, *parent = NULL;
 
 	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
 	if (!f)
-		return ERR_PTR(-ENOMEM);
+		return NULL;
 	if (tl->kind == DMABRIDGE_TIMELINE_SW_SYNC) {
 		ops = &sw_sync_fence_ops;
 		value = (u32)value;
@@ -299,18 +298,28 @@ static struct dma_fence *timeline_fence(struct dmabridge_timeline *tl,
 	dma_fence_init(&f->base, ops, &tl->lock, tl->context, value);
 	INIT_LIST_HEAD(&f->age_link);
 	RB_CLEAR_NODE(&f->node);
+	return f;
+}
+
+/*
+ * The fence goes on the timeline: signaled at once if the value has
+ * reached it, else pending, with a reference held by the tree.
+ */
+static int timeline_fence_add(struct dmabridge_timeline *tl,
+			      struct dmabridge_fence *f)
+{
+	struct rb_node **link, *parent = NULL;
+	u64 value = f->base.seqno;
 
 	spin_lock_irq(&tl->lock);
 	if (value_cmp(tl, value, tl->value) <= 0) {
 		dma_fence_signal_locked(&f->base);
 		spin_unlock_irq(&tl->lock);
-		return &f->base;
+		return 0;
 	}
 	if (timeline_full_locked(tl)) {
 		spin_unlock_irq(&tl->lock);
-		/* Never pending: it goes as a released fence goes. */
-		dma_fence_put(&f->base);
-		return ERR_PTR(-ENOSPC);
+		return -ENOSPC;
 	}
 	link = &tl->pending.rb_node;
 	while (*link) {
@@ -335,49 +344,38 @@ static struct dma_fence *timeline_fence(struct dmabridge_timeline *tl,
 	}
 	list_add_tail(&f->age_link, &tl->by_age);
 	spin_unlock_irq(&tl->lock);
-	return &f->base;
+	return 0;
 }
 
-/* Both interfaces hand a new fence to userspace only inside a sync_file. */
+/*
+ * Both interfaces hand a new fence to userspace only inside a sync_file.
+ * The fence joins the timeline last, when nothing can fail any more but
+ * the limit: a pending fence that nobody holds could still time out, and
+ * a timeout moves the timeline's value on.
+ */
 struct sync_file *dmabridge_timeline_sync_file(struct dmabridge_timeline *tl,
 					       u64 value)
 {
 	struct sync_file *sync_file;
-	struct dma_fence *fence;
+	struct dmabridge_fence *f;
+	int ret;
 
-	fence = timeline_fence(tl, value);
-	if (IS_ERR(fence))
-		return ERR_CAST(fence);
-	sync_file = sync_file_create(fence);
-	dma_fence_put(fence);
-	return sync_file ?: ERR_PTR(-ENOMEM);
+	f = timeline_fence_alloc(tl, value);
+	if (!f)
+		return ERR_PTR(-ENOMEM);
+	sync_file = sync_file_create(&f->base);
+	dma_fence_put(&f->base);
+	if (!sync_file)
+		return ERR_PTR(-ENOMEM);
+	ret = timeline_fence_add(tl, f);
+	if (ret) {
+		/* Never pending: it goes as a released fence goes. */
+		fput(sync_file->file);
+		return ERR_PTR(ret);
+	}
+	return sync_file;
 }
 EXPORT_SYMBOL_GPL(dmabridge_timeline_sync_file);
-
-/*
- * Nobody can have waited on the fence: it leaves the timeline at once,
- * so that it neither shows as pending nor, with a timeout, times out and
- * signals the fences below it.
- */
-void dmabridge_timeline_sync_file_discard(struct dmabridge_timeline *tl,
-					  struct sync_file *sync_file)
-{
-	struct dmabridge_fence *f = container_of(sync_file->fence,
-						 struct dmabridge_fence, base);
-	bool pending;
-
-	spin_lock_irq(&tl->lock);
-	pending = !RB_EMPTY_NODE(&f->node);
-	if (pending) {
-		timeline_unlink_locked(tl, f);
-		list_del_init(&f->age_link);
-	}
-	spin_unlock_irq(&tl->lock);
-	if (pending)
-		dma_fence_put(&f->base);
-	fput(sync_file->file);
-}
-EXPORT_SYMBOL_GPL(dmabridge_timeline_sync_file_discard);
 
 /*
  * Advance the timeline to @value, or by @value when @inc.  64-bit

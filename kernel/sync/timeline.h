@@ -28,9 +28,6 @@ void dmabridge_timeline_close(struct dmabridge_timeline *tl, int error);
 /* A new fence at @value, in a sync_file of its own, or an ERR_PTR. */
 struct sync_file *dmabridge_timeline_sync_file(struct dmabridge_timeline *tl,
 					       u64 value);
-/* Drops a sync_file from the above that never reached userspace. */
-void dmabridge_timeline_sync_file_discard(struct dmabridge_timeline *tl,
-					  struct sync_file *sync_file);
 int dmabridge_timeline_signal(struct dmabridge_timeline *tl, u64 value,
 			      bool inc, int error);
 

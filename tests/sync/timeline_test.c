@@ -894,6 +894,32 @@ TEST_F(bad, fence_create_faults_when_the_result_cannot_be_written)
 	munmap(f, 4096);
 }
 
+/*
+ * With a timeout shorter than the ioctl, a fence made before its fd could
+ * be written back would time out at once and take the timeline's value
+ * with it, although the caller got an error and no fence.
+ */
+TEST_F(bad, a_fence_create_that_faults_cannot_time_out_and_move_the_timeline)
+{
+	struct dmabridge_sync_fence_create *f;
+	struct dmabridge_timeline_info info;
+	int tl = tl_create(0, 1), i;
+
+	ASSERT_LE(0, tl);
+	f = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, f);
+	f->value = 1;
+	ASSERT_EQ(0, mprotect(f, 4096, PROT_READ));
+	for (i = 0; i < 20; i++)
+		EXPECT_EQ(-EFAULT, xioctl(tl, DMABRIDGE_SYNC_IOC_FENCE_CREATE, f));
+	usleep(10000);
+	ASSERT_EQ(0, dmabridge_timeline_info(tl, &info));
+	EXPECT_EQ(0, info.value);
+	EXPECT_EQ(0, info.pending);
+	munmap(f, 4096);
+	close(tl);
+}
+
 TEST_F(bad, signal_rejects_unknown_flags_and_bad_errors)
 {
 	struct dmabridge_sync_signal s = { .value = 1, .flags = 2 };
