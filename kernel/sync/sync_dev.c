@@ -280,7 +280,7 @@ static void __exit sync_dev_exit(void)
 {
 	misc_deregister(&sync_misc);
 	debugfs_remove_recursive(sync_debugfs);
-	/* Fences free themselves in RCU callbacks that run our code. */
+	/* Timelines free themselves in RCU callbacks that run our code. */
 	rcu_barrier();
 }
 

@@ -54,6 +54,7 @@ struct dmabridge_timeline {
 	ktime_t timeout;
 	struct hrtimer timer;
 	struct list_head debug_link;
+	struct rcu_head rcu;
 	char name[32];
 };
 
@@ -99,17 +100,33 @@ static s64 value_cmp(const struct dmabridge_timeline *tl, u64 a, u64 b)
 	return a < b ? -1 : a > b;
 }
 
-static void timeline_free(struct kref *kref)
+static void timeline_free_rcu(struct rcu_head *rcu)
 {
 	struct dmabridge_timeline *tl =
-		container_of(kref, struct dmabridge_timeline, kref);
+		container_of(rcu, struct dmabridge_timeline, rcu);
 	unsigned long flags;
 
 	spin_lock_irqsave(&timelines_lock, flags);
 	list_del(&tl->debug_link);
 	spin_unlock_irqrestore(&timelines_lock, flags);
 	kfree(tl);
+	module_put(THIS_MODULE);
+}
+
+/*
+ * The last fence of a timeline may go in a callback under another
+ * timeline's lock, where taking timelines_lock would invert the order the
+ * debugfs view takes them in; and RCU readers of that fence may still
+ * take its lock, which is the timeline's.  Both wait for a grace period.
+ */
+static void timeline_free(struct kref *kref)
+{
+	struct dmabridge_timeline *tl =
+		container_of(kref, struct dmabridge_timeline, kref);
+
+	/* Counted as gone now: what is left is memory waiting for RCU. */
 	atomic_long_dec(&nr_timelines);
+	call_rcu(&tl->rcu, timeline_free_rcu);
 }
 
 static void timeline_put(struct dmabridge_timeline *tl)
@@ -239,6 +256,11 @@ dmabridge_timeline_create(enum dmabridge_timeline_kind kind, const char *name,
 	tl->timer.function = timeline_timeout;
 	strscpy(tl->name, name, sizeof(tl->name));
 
+	/*
+	 * Its fences' ops and its RCU callback are this module's code, and
+	 * the fences hold the timeline: so the timeline holds the module.
+	 */
+	__module_get(THIS_MODULE);
 	atomic_long_inc(&nr_timelines);
 	spin_lock_irqsave(&timelines_lock, flags);
 	list_add_tail(&tl->debug_link, &timelines);
@@ -291,8 +313,6 @@ static struct dmabridge_fence *timeline_fence_alloc(struct dmabridge_timeline *t
 	} else {
 		ops = &sync_fence_ops;
 	}
-	/* The ops live in this module, and must outlive the fence. */
-	__module_get(THIS_MODULE);
 	atomic_long_inc(&nr_fences);
 	kref_get(&tl->kref);
 	dma_fence_init(&f->base, ops, &tl->lock, tl->context, value);
@@ -495,28 +515,21 @@ static const char *fence_timeline_name(struct dma_fence *fence)
 	return fence_timeline(fence)->name;
 }
 
-static void fence_free_rcu(struct rcu_head *rcu)
-{
-	struct dma_fence *fence = container_of(rcu, struct dma_fence, rcu);
-
-	timeline_put(fence_timeline(fence));
-	kfree(to_fence(fence));
-	atomic_long_dec(&nr_fences);
-	module_put(THIS_MODULE);
-}
-
 /*
  * Pending fences are held by their timeline, so a released fence has
  * signaled and left the tree.  RCU readers (dma_resv) may still look at
- * it.  Release may run in a callback under another timeline's lock, where
- * freeing a timeline (which takes timelines_lock) would invert the order
- * the debugfs view takes them in: the timeline reference and the module
- * reference go in the RCU callback, and module exit waits for the last.
+ * it, and through it at its timeline: both are freed after a grace
+ * period, the fence in the core's batches as dma_fence_free() does, with
+ * no callback of ours to run per fence.
  */
 static void fence_release(struct dma_fence *fence)
 {
+	struct dmabridge_timeline *tl = fence_timeline(fence);
+
 	WARN_ON_ONCE(!RB_EMPTY_NODE(&to_fence(fence)->node));
-	call_rcu(&fence->rcu, fence_free_rcu);
+	atomic_long_dec(&nr_fences);
+	kfree_rcu(to_fence(fence), base.rcu);
+	timeline_put(tl);
 }
 
 static void fence_value_str(struct dma_fence *fence, char *str, int size)
