@@ -984,6 +984,13 @@ static void bench_memory(void)
  *    thread, blocked in poll() on the fence created one round earlier, is
  *    woken by the timeline being signaled past it (it then closes it).
  * One round: create the next fence, signal the current one, await the ack.
+ *
+ * The fence floor runs the same round with an eventfd made per round in
+ * place of each fence: made by eventfd(), signaled by a write, polled and
+ * closed by the waiter alike.  That is what any fence handed to userspace
+ * as a file pays (a new file and fd, a poll, the close), so against the
+ * eventfd round trip it bounds the fence row from below, and ours against
+ * it is what the timeline, the fence and its sync_file add.
  */
 struct pingpong {
 	int ping, pong;		/* eventfds: to the waiter, and back */
@@ -1018,19 +1025,25 @@ static int op_eventfd_roundtrip(void *arg)
 #define SYNC_DEV "/dev/dmabridge-sync"
 
 struct fencepp {
-	int timeline, pong;
+	int timeline;			/* -1: an eventfd per round (the floor) */
+	int pong;
 	uint64_t value;			/* the fence the waiter waits for */
 	int fds[FENCE_RING];		/* fence fds by value, -1: none yet */
 	int stop;
+	pthread_t waiter;
 };
 
 static int fence_create(struct fencepp *fp, uint64_t value)
 {
 	struct dmabridge_sync_fence_create c = {
-		.value = value, .flags = DMABRIDGE_SYNC_CLOEXEC,
+		.value = value, .flags = DMABRIDGE_SYNC_CLOEXEC, .fd = -1,
 	};
 
-	if (ioctl(fp->timeline, DMABRIDGE_SYNC_IOC_FENCE_CREATE, &c))
+	if (fp->timeline < 0)
+		c.fd = eventfd(0, EFD_CLOEXEC);
+	else if (ioctl(fp->timeline, DMABRIDGE_SYNC_IOC_FENCE_CREATE, &c))
+		return -1;
+	if (c.fd < 0)
 		return -1;
 	__atomic_store_n(&fp->fds[value % FENCE_RING], c.fd, __ATOMIC_RELEASE);
 	return 0;
@@ -1039,7 +1052,12 @@ static int fence_create(struct fencepp *fp, uint64_t value)
 static int fence_signal(struct fencepp *fp, uint64_t value)
 {
 	struct dmabridge_sync_signal sig = { .value = value };
+	uint64_t one = 1;
 
+	/* The waiter closes a fence only once it has been signaled. */
+	if (fp->timeline < 0)
+		return write(fp->fds[value % FENCE_RING], &one, sizeof(one)) ==
+		       sizeof(one) ? 0 : -1;
 	return ioctl(fp->timeline, DMABRIDGE_SYNC_IOC_SIGNAL, &sig);
 }
 
@@ -1078,13 +1096,53 @@ static int op_fence_roundtrip(void *arg)
 	return read(fp->pong, &got, sizeof(got)) == sizeof(got) ? 0 : -1;
 }
 
+/* The first fence made and its waiter started; on failure, nothing left. */
+static int fencepp_start(struct fencepp *fp, int timeline)
+{
+	int i;
+
+	fp->timeline = timeline;
+	fp->value = 0;
+	fp->stop = 0;
+	for (i = 0; i < FENCE_RING; i++)
+		fp->fds[i] = -1;
+	fp->pong = eventfd(0, EFD_CLOEXEC);
+	if (fp->pong < 0)
+		return -1;
+	if (fence_create(fp, 1))
+		goto err;
+	errno = pthread_create(&fp->waiter, NULL, fence_waiter, fp);
+	if (!errno)
+		return 0;
+	close(fp->fds[1]);
+err:
+	i = errno;
+	close(fp->pong);
+	errno = i;
+	return -1;
+}
+
+static void fencepp_stop(struct fencepp *fp)
+{
+	int i;
+
+	__atomic_store_n(&fp->stop, 1, __ATOMIC_RELEASE);
+	/* The waiter waits for the next fence: it wakes and sees the stop. */
+	fence_signal(fp, fp->value + 1);
+	pthread_join(fp->waiter, NULL);
+	for (i = 0; i < FENCE_RING; i++)
+		if (fp->fds[i] >= 0)
+			close(fp->fds[i]);
+	close(fp->pong);
+}
+
 static void bench_fence(void)
 {
 	struct pingpong pp = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
 	struct dmabridge_sync_timeline_create tc = {
 		.flags = DMABRIDGE_SYNC_CLOEXEC, .name = "dmabench",
 	};
-	struct fencepp fp = { .timeline = -1, .pong = eventfd(0, EFD_CLOEXEC) };
+	struct fencepp fp, floor;
 	struct point p = { "fence", "fence",
 			   "fence create+signal+wake a waiter (one CPU)",
 			   0, "us", 0, 1000, 0 };
@@ -1093,9 +1151,9 @@ static void bench_fence(void)
 		{ .op = op_eventfd_roundtrip, .arg = &pp },
 	};
 	uint64_t stop = 2;
-	pthread_t te, tf;
 	cpu_set_t all, one;
-	int dev, i;
+	pthread_t te;
+	int dev;
 
 	/*
 	 * Everything on one CPU: a wakeup is then a local context switch.
@@ -1109,44 +1167,58 @@ static void bench_fence(void)
 	    sched_setaffinity(0, sizeof(one), &one))
 		note("fence", "cannot pin to CPU 0: %s", strerror(errno));
 
-	for (i = 0; i < FENCE_RING; i++)
-		fp.fds[i] = -1;
 	dev = open(SYNC_DEV, O_RDWR | O_CLOEXEC);
 	if (dev < 0) {
 		note("fence", "%s: %s (is the fences module loaded?)", SYNC_DEV,
 		     strerror(errno));
-		return;
+		goto out_affinity;
 	}
 	if (ioctl(dev, DMABRIDGE_SYNC_IOC_TIMELINE_CREATE, &tc)) {
 		note("fence", "timeline: %s", strerror(errno));
-		close(dev);
-		return;
+		goto out_dev;
 	}
-	fp.timeline = tc.fd;
-	if (pp.ping < 0 || pp.pong < 0 || fp.pong < 0 || fence_create(&fp, 1) ||
+	if (pp.ping < 0 || pp.pong < 0 ||
 	    (errno = pthread_create(&te, NULL, eventfd_waiter, &pp))) {
 		note("fence", "setup: %s", strerror(errno));
-		return;
+		goto out_timeline;
 	}
-	if ((errno = pthread_create(&tf, NULL, fence_waiter, &fp))) {
+	if (fencepp_start(&fp, tc.fd)) {
 		note("fence", "setup: %s", strerror(errno));
-		return;
+		goto out_eventfd;
+	}
+	if (fencepp_start(&floor, -1)) {
+		note("fence", "setup: %s", strerror(errno));
+		goto out_fence;
 	}
 	compare(&p, s);
-	__atomic_store_n(&fp.stop, 1, __ATOMIC_RELEASE);
-	/* Past every fence there is: the waiter wakes and sees the stop. */
-	fence_signal(&fp, fp.value + 2);
-	pthread_join(tf, NULL);
+
+	s[0].arg = &floor;
+	p.series = "fence-floor";
+	p.name = "fence round trip: an eventfd per round (the floor)";
+	compare(&p, s);
+
+	s[0].arg = &fp;
+	s[1].op = op_fence_roundtrip;
+	s[1].arg = &floor;
+	p.series = "fence-over-floor";
+	p.name = "fence round trip: ours over the floor";
+	compare(&p, s);
+
+	fencepp_stop(&floor);
+out_fence:
+	fencepp_stop(&fp);
+out_eventfd:
 	if (write(pp.ping, &stop, sizeof(stop)) == sizeof(stop))
 		pthread_join(te, NULL);
-	for (i = 0; i < FENCE_RING; i++)
-		if (fp.fds[i] >= 0)
-			close(fp.fds[i]);
-	close(fp.timeline);
-	close(fp.pong);
-	close(pp.ping);
-	close(pp.pong);
+out_timeline:
+	close(tc.fd);
+out_dev:
 	close(dev);
+out_affinity:
+	if (pp.ping >= 0)
+		close(pp.ping);
+	if (pp.pong >= 0)
+		close(pp.pong);
 	sched_setaffinity(0, sizeof(all), &all);
 }
 
