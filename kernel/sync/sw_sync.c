@@ -55,35 +55,24 @@ static long sw_sync_create_fence(struct dmabridge_timeline *tl,
 				 void __user *uarg)
 {
 	struct sw_sync_create_fence_data data;
-	struct sync_file *sync_file;
-	int fd, ret;
+	int fd, ret = -EFAULT;
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;
-	if (copy_from_user(&data, uarg, sizeof(data))) {
-		ret = -EFAULT;
-		goto err_fd;
-	}
 	/*
-	 * Before the fence exists, which could otherwise time out unseen
-	 * and move the timeline on; after a failure it names no file.
+	 * Written back before the fence exists, which could otherwise time
+	 * out unseen and move the timeline on; after a failure it names no
+	 * file.
 	 */
-	data.fence = fd;
-	if (copy_to_user(uarg, &data, sizeof(data))) {
-		ret = -EFAULT;
-		goto err_fd;
+	if (!copy_from_user(&data, uarg, sizeof(data))) {
+		data.fence = fd;
+		if (!copy_to_user(uarg, &data, sizeof(data)))
+			ret = dmabridge_timeline_install_fence(tl, data.value,
+							       fd);
 	}
-	sync_file = dmabridge_timeline_sync_file(tl, data.value);
-	if (IS_ERR(sync_file)) {
-		ret = PTR_ERR(sync_file);
-		goto err_fd;
-	}
-	fd_install(fd, sync_file->file);
-	return 0;
-
-err_fd:
-	put_unused_fd(fd);
+	if (ret)
+		put_unused_fd(fd);
 	return ret;
 }
 

@@ -24,7 +24,6 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <linux/sync_file.h>
 #include <linux/uaccess.h>
 
 #include <dmabridge/compat.h>
@@ -69,7 +68,6 @@ static long timeline_fence_create(struct dmabridge_timeline *tl,
 				  unsigned int cmd, unsigned long arg)
 {
 	struct dmabridge_sync_fence_create args;
-	struct sync_file *sync_file;
 	int fd, ret;
 
 	ret = sync_copy_in(&args, sizeof(args), cmd, arg);
@@ -89,18 +87,10 @@ static long timeline_fence_create(struct dmabridge_timeline *tl,
 	 */
 	args.fd = fd;
 	ret = sync_copy_out(cmd, arg, &args, sizeof(args));
+	if (!ret)
+		ret = dmabridge_timeline_install_fence(tl, args.value, fd);
 	if (ret)
-		goto err_fd;
-	sync_file = dmabridge_timeline_sync_file(tl, args.value);
-	if (IS_ERR(sync_file)) {
-		ret = PTR_ERR(sync_file);
-		goto err_fd;
-	}
-	fd_install(fd, sync_file->file);
-	return 0;
-
-err_fd:
-	put_unused_fd(fd);
+		put_unused_fd(fd);
 	return ret;
 }
 

@@ -373,8 +373,8 @@ static int timeline_fence_add(struct dmabridge_timeline *tl,
  * the limit: a pending fence that nobody holds could still time out, and
  * a timeout moves the timeline's value on.
  */
-struct sync_file *dmabridge_timeline_sync_file(struct dmabridge_timeline *tl,
-					       u64 value)
+static struct sync_file *timeline_sync_file(struct dmabridge_timeline *tl,
+					    u64 value)
 {
 	struct sync_file *sync_file;
 	struct dmabridge_fence *f;
@@ -395,7 +395,23 @@ struct sync_file *dmabridge_timeline_sync_file(struct dmabridge_timeline *tl,
 	}
 	return sync_file;
 }
-EXPORT_SYMBOL_GPL(dmabridge_timeline_sync_file);
+
+/*
+ * Installs a new fence at @value in @fd, which the caller reserved and
+ * has already written back to userspace: once the fence exists, nothing
+ * may fail.  On an error, @fd is still the caller's to put back.
+ */
+int dmabridge_timeline_install_fence(struct dmabridge_timeline *tl,
+				     u64 value, int fd)
+{
+	struct sync_file *sync_file = timeline_sync_file(tl, value);
+
+	if (IS_ERR(sync_file))
+		return PTR_ERR(sync_file);
+	fd_install(fd, sync_file->file);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(dmabridge_timeline_install_fence);
 
 /*
  * Advance the timeline to @value, or by @value when @inc.  64-bit

@@ -11,7 +11,6 @@
 #include <linux/dma-fence.h>
 #include <linux/ktime.h>
 #include <linux/seq_file.h>
-#include <linux/sync_file.h>
 #include <linux/types.h>
 
 enum dmabridge_timeline_kind {
@@ -25,9 +24,9 @@ struct dmabridge_timeline *
 dmabridge_timeline_create(enum dmabridge_timeline_kind kind, const char *name,
 			  u64 initial_value, u64 timeout_ns);
 void dmabridge_timeline_close(struct dmabridge_timeline *tl, int error);
-/* A new fence at @value, in a sync_file of its own, or an ERR_PTR. */
-struct sync_file *dmabridge_timeline_sync_file(struct dmabridge_timeline *tl,
-					       u64 value);
+/* A new fence at @value, in a sync_file installed in the reserved @fd. */
+int dmabridge_timeline_install_fence(struct dmabridge_timeline *tl,
+				     u64 value, int fd);
 int dmabridge_timeline_signal(struct dmabridge_timeline *tl, u64 value,
 			      bool inc, int error);
 
