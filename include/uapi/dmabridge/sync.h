@@ -84,7 +84,8 @@ struct dmabridge_sync_timeline_create {
  * struct dmabridge_sync_fence_create - DMABRIDGE_SYNC_IOC_FENCE_CREATE
  * @value:	the timeline value at which the fence signals
  * @flags:	DMABRIDGE_SYNC_CLOEXEC
- * @fd:		out: a sync_file holding the new fence
+ * @fd:		out: a sync_file holding the new fence (only when the ioctl
+ *		succeeds: the kernel may write it before a later step fails)
  *
  * Issued on a timeline.  A value the timeline has already reached gives a
  * fence that is signaled from the start.  Any number of fences may share a
