@@ -1053,6 +1053,10 @@ static int __init gdb_init(void)
 	gdb_debugfs = debugfs_create_dir("dmabridge-xen", NULL);
 	debugfs_create_file("objects", 0444, gdb_debugfs, NULL,
 			    &gdb_objects_fops);
+#if defined(DMABRIDGE_TESTING) && defined(CONFIG_XEN_PV)
+	debugfs_create_atomic_t("refuse_restores", 0600, gdb_debugfs,
+				&gdb_refuse_restores);
+#endif
 	return 0;
 
 err_misc:

@@ -83,13 +83,28 @@ extern struct workqueue_struct *gdb_release_wq;
  */
 #ifdef CONFIG_XEN_PV
 bool gdb_pv_frame_is_own(struct page *page);
-/* @prot: out, the linear map's protection, for gdb_pv_restore(). */
+/*
+ * @prot: out, the linear map's protection, for gdb_pv_restore().
+ * @granted: out, how many pages keep the peer's frames behind them: all
+ * on success, on failure those Xen would not give back (see below).
+ */
 int gdb_pv_map_over(struct page **pages, unsigned int count,
 		    const u32 *refs, domid_t domid, grant_handle_t *handles,
-		    xen_pfn_t *own_mfns, pgprot_t *prot);
-void gdb_pv_restore(struct page **pages, unsigned int count,
-		    const grant_handle_t *handles, const xen_pfn_t *own_mfns,
-		    pgprot_t prot);
+		    xen_pfn_t *own_mfns, pgprot_t *prot,
+		    unsigned int *granted);
+/*
+ * Returns how many pages Xen refused to give back, moved with their
+ * handles and own frames to the front of the arrays: they still show the
+ * peer's frames, and must stay away from their owner until a later call
+ * restores them.
+ */
+unsigned int gdb_pv_restore(struct page **pages, unsigned int count,
+			    grant_handle_t *handles, xen_pfn_t *own_mfns,
+			    pgprot_t prot);
+#ifdef DMABRIDGE_TESTING
+/* Test builds: this many pages' restores are refused by Xen, on purpose. */
+extern atomic_t gdb_refuse_restores;
+#endif
 #else
 static inline bool gdb_pv_frame_is_own(struct page *page)
 {
@@ -99,15 +114,19 @@ static inline bool gdb_pv_frame_is_own(struct page *page)
 static inline int gdb_pv_map_over(struct page **pages, unsigned int count,
 				  const u32 *refs, domid_t domid,
 				  grant_handle_t *handles,
-				  xen_pfn_t *own_mfns, pgprot_t *prot)
+				  xen_pfn_t *own_mfns, pgprot_t *prot,
+				  unsigned int *granted)
 {
+	*granted = 0;
 	return -EOPNOTSUPP;
 }
 
-static inline void gdb_pv_restore(struct page **pages, unsigned int count,
-				  const grant_handle_t *handles,
-				  const xen_pfn_t *own_mfns, pgprot_t prot)
+static inline unsigned int gdb_pv_restore(struct page **pages,
+					  unsigned int count,
+					  grant_handle_t *handles,
+					  xen_pfn_t *own_mfns, pgprot_t prot)
 {
+	return 0;
 }
 #endif
 

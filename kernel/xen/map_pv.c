@@ -101,21 +101,40 @@ static void gdb_pv_flush_tlbs(void)
 		pr_err("flushing TLBs failed\n");
 }
 
+#ifdef DMABRIDGE_TESTING
+atomic_t gdb_refuse_restores = ATOMIC_INIT(0);
+
+/* A handle Xen has never given out, which it refuses with no side effect. */
+static grant_handle_t gdb_pv_restore_handle(grant_handle_t handle)
+{
+	return atomic_dec_if_positive(&gdb_refuse_restores) >= 0 ?
+	       INVALID_GRANT_HANDLE : handle;
+}
+#else
+static grant_handle_t gdb_pv_restore_handle(grant_handle_t handle)
+{
+	return handle;
+}
+#endif
+
 /*
  * Puts the own frames back behind the first count pages: a scratch vmap
  * of the own frames (made once the p2m names them again) donates its PTEs
- * to the linear map, replacing the grants.
+ * to the linear map, replacing the grants.  A page whose grant Xen would
+ * not unmap still shows the peer's frame through the linear map: handing
+ * it back would let its next owner read and write the peer's memory, so
+ * it stays with the caller, at the front of the arrays.
  */
-void gdb_pv_restore(struct page **pages, unsigned int count,
-		    const grant_handle_t *handles, const xen_pfn_t *own_mfns,
-		    pgprot_t prot)
+unsigned int gdb_pv_restore(struct page **pages, unsigned int count,
+			    grant_handle_t *handles, xen_pfn_t *own_mfns,
+			    pgprot_t prot)
 {
 	struct gnttab_unmap_and_replace *ops;
-	unsigned int i;
+	unsigned int i, refused = 0;
 	void *scratch;
 
 	if (!count)
-		return;
+		return 0;
 	ops = kvcalloc(count, sizeof(*ops), GFP_KERNEL | __GFP_NOFAIL);
 	for (i = 0; i < count; i++)
 		WARN_ON(gdb_pv_set_p2m(page_to_pfn(pages[i]), own_mfns[i]));
@@ -126,27 +145,38 @@ void gdb_pv_restore(struct page **pages, unsigned int count,
 		ops[i].host_addr = gdb_kaddr(pages[i]);
 		ops[i].new_addr = (unsigned long)scratch +
 				  ((unsigned long)i << PAGE_SHIFT);
-		ops[i].handle = handles[i];
+		ops[i].handle = gdb_pv_restore_handle(handles[i]);
+		/* What Xen did not get to stays refused. */
+		ops[i].status = GNTST_general_error;
 	}
 	if (HYPERVISOR_grant_table_op(GNTTABOP_unmap_and_replace, ops, count))
-		pr_err("restoring %u pages failed\n", count);
-	for (i = 0; i < count; i++)
-		if (ops[i].status != GNTST_okay)
-			pr_err("restoring pfn %#lx: status %d\n",
-			       page_to_pfn(pages[i]), ops[i].status);
-	/* Its PTEs are gone already; this returns the address range. */
+		pr_err_ratelimited("restoring %u pages failed\n", count);
+	for (i = 0; i < count; i++) {
+		if (ops[i].status == GNTST_okay)
+			continue;
+		pr_err_ratelimited("restoring pfn %#lx: status %d, kept\n",
+				   page_to_pfn(pages[i]), ops[i].status);
+		swap(pages[refused], pages[i]);
+		swap(handles[refused], handles[i]);
+		swap(own_mfns[refused], own_mfns[i]);
+		refused++;
+	}
+	/* Its PTEs are gone already, or stay unused; this unmaps the rest. */
 	vunmap(scratch);
 	kvfree(ops);
+	return refused;
 }
 
 int gdb_pv_map_over(struct page **pages, unsigned int count, const u32 *refs,
 		    domid_t domid, grant_handle_t *handles,
-		    xen_pfn_t *own_mfns, pgprot_t *prot)
+		    xen_pfn_t *own_mfns, pgprot_t *prot,
+		    unsigned int *granted)
 {
 	struct gnttab_map_grant_ref *ops;
 	unsigned int i, mapped = 0;
 	int ret;
 
+	*granted = 0;
 	ret = gdb_pv_linear_prot(pages, count, prot);
 	if (ret)
 		return ret;
@@ -183,7 +213,10 @@ int gdb_pv_map_over(struct page **pages, unsigned int count, const u32 *refs,
 			swap(own_mfns[mapped], own_mfns[i]);
 			handles[mapped++] = ops[i].handle;
 		}
-		gdb_pv_restore(pages, mapped, handles, own_mfns, *prot);
+		*granted = gdb_pv_restore(pages, mapped, handles, own_mfns,
+					  *prot);
+	} else {
+		*granted = count;
 	}
 	gdb_pv_flush_tlbs();
 out:

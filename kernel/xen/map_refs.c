@@ -15,7 +15,8 @@
  * goes to the exporter, whose own device use of the memory is the point.
  * Release waits for the buffer's fences (the owner's device may still be
  * reading the peer's frames), puts the original pages back and restores
- * the exporter's ops.
+ * the exporter's ops; if Xen refuses to give a page back, the buffer
+ * stays held and the release tries again.
  *
  * What no importer can see is how the exporter itself maps its memory to
  * its device: a mapping made while the buffer is held points at the
@@ -65,6 +66,8 @@ struct gdb_map {
 	grant_handle_t *handles;
 	xen_pfn_t *frames;		/* PV: the own frames; else the gfns */
 	pgprot_t linear_prot;		/* PV: the pages' in the linear map */
+	/* PV: pages [0, granted) still show the peer's frames. */
+	unsigned int granted;
 	struct page **saved;		/* auto-translated: contents, while away */
 };
 
@@ -287,17 +290,21 @@ static int gdb_hold_pfns(struct gdb_map *m)
 	return ret;
 }
 
-static void gdb_map_swap_out(struct gdb_map *m)
+/* False while Xen keeps a peer's frame behind a page: try again later. */
+static bool gdb_map_swap_out(struct gdb_map *m)
 {
 	if (gdb_auto_translated()) {
 		gdb_at_unmap(m, NULL);
 		gdb_at_repopulate(m, m->count);
 	} else {
-		gdb_pv_restore(m->pages, m->count, m->handles, m->frames,
-			       m->linear_prot);
+		m->granted = gdb_pv_restore(m->pages, m->granted, m->handles,
+					    m->frames, m->linear_prot);
+		if (m->granted)
+			return false;
 	}
 	gdb_unhold_pfns(m, m->count);
 	atomic_long_sub(m->count, &gdb_counts[GDB_HELD_PAGES]);
+	return true;
 }
 
 /*
@@ -363,14 +370,15 @@ static int gdb_map_take(struct gdb_map *m)
 		else
 			ret = gdb_pv_map_over(m->pages, m->count, m->refs,
 					      m->domid, m->handles, m->frames,
-					      &m->linear_prot);
-		if (ret)
+					      &m->linear_prot, &m->granted);
+		/* Pages Xen kept the peer's frames behind stay held. */
+		if (ret && !m->granted)
 			gdb_unhold_pfns(m, m->count);
 		else
 			atomic_long_add(m->count, &gdb_counts[GDB_HELD_PAGES]);
 	}
 out:
-	if (ret)
+	if (ret && !m->granted)
 		WRITE_ONCE(dmabuf->ops, m->own_ops);
 out_unlock:
 	mutex_unlock(&gdb_swap_lock);
@@ -386,18 +394,18 @@ out_unlock:
 static bool gdb_map_try_release(struct gdb_map *m)
 {
 	struct dma_buf *dmabuf = m->dmabuf;
-	bool idle;
+	bool done = false;
 
 	gdb_lock_users(dmabuf);
-	idle = gdb_buf_unused(dmabuf);
-	if (idle) {
+	if (gdb_buf_unused(dmabuf)) {
 		mutex_lock(&gdb_swap_lock);
-		gdb_map_swap_out(m);
+		done = gdb_map_swap_out(m);
 		mutex_unlock(&gdb_swap_lock);
-		WRITE_ONCE(dmabuf->ops, m->own_ops);
+		if (done)
+			WRITE_ONCE(dmabuf->ops, m->own_ops);
 	}
 	gdb_unlock_users(dmabuf);
-	return idle;
+	return done;
 }
 
 /* ---- the mapping's life --------------------------------------------------- */
@@ -443,7 +451,9 @@ static void gdb_map_release_work(struct work_struct *work)
 	 * Fences are meant to signal, and new ones may come meanwhile; a
 	 * user left over from before the hold has nothing to wait on.  A
 	 * fence that never signals (a sw_sync one nobody advances) keeps the
-	 * release, and the module, waiting.
+	 * release, and the module, waiting; so does a page whose grant Xen
+	 * will not unmap, which would show the peer's frame to the next
+	 * owner of the page.
 	 */
 	for (;;) {
 		dma_resv_wait_timeout(m->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
@@ -586,6 +596,16 @@ long gdb_map_refs_to_buf(struct gdb_file *file, void __user *uarg)
 	if (ret)
 		goto err;
 	ret = gdb_map_take(m);
+	if (ret && m->granted) {
+		/*
+		 * Undoing the part that was mapped left pages Xen would not
+		 * give back: the buffer stays held, off the file's list, and
+		 * a release in the background tries again.
+		 */
+		m->releasing = true;
+		gdb_map_start_release(m);
+		return ret;
+	}
 	if (ret)
 		goto err;
 

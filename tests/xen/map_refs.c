@@ -66,6 +66,8 @@ FIXTURE_TEARDOWN(map)
 		return;
 	char left[64] = "";
 
+	/* A test that stopped early must not leave Xen refusing (if ours). */
+	gdb_refuse_restores(0);
 	close(self->dev);
 	vgem_buf_free(&self->v);
 	grant_free(&self->g);
@@ -168,6 +170,58 @@ TEST_F(map, held_buffer_refuses_new_users)
 	/* Everything works again once released. */
 	check_buffer_is_its_own_again(_metadata, ti, &self->v);
 	close(dev2);
+	close(ti);
+}
+
+/*
+ * A page whose grant Xen will not unmap still shows the peer's frame:
+ * the buffer must stay held, away from everyone, until a later try gives
+ * the page back (here Xen is made to refuse, in test builds).
+ */
+TEST_F(map, a_refused_restore_keeps_the_buffer_held_until_a_retry)
+{
+	int ti = ti_open();
+	void *p;
+
+	if (gdb_refuse_restores(0))
+		SKIP(return, "not a test build: no %s", GDB_REFUSE_RESTORES);
+	ASSERT_LE(0, ti);
+	ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs, NPAGES,
+			     0, 0));
+	ASSERT_EQ(0, gdb_refuse_restores(1000000));
+	ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
+	/* Idle, but not released, and still refusing newcomers. */
+	ASSERT_EQ(-ETIMEDOUT, gdb_map_wait(self->dev, self->v.fd, 200));
+	ASSERT_LE(gdb_refusals_left(), 1000000 - NPAGES);
+	ASSERT_EQ(-EBUSY, ti_attach(ti, 0, self->v.fd,
+				    DMABRIDGE_TI_DIR_TO_DEVICE, 0));
+	p = mmap(NULL, self->v.size, PROT_READ, MAP_SHARED, self->v.fd, 0);
+	ASSERT_EQ(MAP_FAILED, p);
+	ASSERT_EQ(EBUSY, errno);
+	/* Xen relents: the retry gives everything back. */
+	ASSERT_EQ(0, gdb_refuse_restores(0));
+	ASSERT_EQ(0, gdb_map_wait(self->dev, self->v.fd, 5000));
+	check_buffer_is_its_own_again(_metadata, ti, &self->v);
+	close(ti);
+}
+
+/*
+ * A MAP that fails partway undoes what it mapped; a page Xen will not
+ * give back then keeps the buffer held until a retry does.
+ */
+TEST_F(map, a_failed_map_whose_undo_is_refused_gives_the_buffer_back)
+{
+	uint32_t refs[3] = { self->g.refs[0], self->g.refs[1], 0xfffff };
+	int ti = ti_open();
+
+	if (gdb_refuse_restores(0))
+		SKIP(return, "not a test build: no %s", GDB_REFUSE_RESTORES);
+	ASSERT_LE(0, ti);
+	ASSERT_EQ(0, gdb_refuse_restores(1));
+	ASSERT_EQ(-ENOENT, gdb_map(self->dev, self->v.fd, SELF, refs, 3, 0, 0));
+	/* The refusal was used up, and a retry gave the page back. */
+	ASSERT_EQ(0, gdb_refusals_left());
+	check_buffer_is_its_own_again(_metadata, ti, &self->v);
 	close(ti);
 }
 

@@ -299,6 +299,41 @@ static inline int gdb_objects_left(char *what, size_t len)
 	return ret;
 }
 
+#define GDB_REFUSE_RESTORES "/sys/kernel/debug/dmabridge-xen/refuse_restores"
+
+/*
+ * Test builds of the module: Xen refuses the next n page restores of
+ * MAP_REFS_TO_BUF (the module hands it a handle it never gave out).
+ * 0, or -errno (-ENOENT: not a test build).
+ */
+static inline int gdb_refuse_restores(long n)
+{
+	FILE *f = fopen(GDB_REFUSE_RESTORES, "w");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%ld\n", n) < 0)
+		ret = -EIO;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/* How many refusals are left, or -1. */
+static inline long gdb_refusals_left(void)
+{
+	FILE *f = fopen(GDB_REFUSE_RESTORES, "r");
+	long n = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
 static inline long mem_free_kb(void)
 {
 	char line[128];
