@@ -101,6 +101,15 @@ static void gdb_pv_flush_tlbs(void)
 		pr_err("flushing TLBs failed\n");
 }
 
+/* Entries @i and @j trade places: a page, its handle and its own frame. */
+static void gdb_pv_swap(struct page **pages, grant_handle_t *handles,
+			xen_pfn_t *own_mfns, unsigned int i, unsigned int j)
+{
+	swap(pages[i], pages[j]);
+	swap(handles[i], handles[j]);
+	swap(own_mfns[i], own_mfns[j]);
+}
+
 #ifdef DMABRIDGE_TESTING
 atomic_t gdb_refuse_restores = ATOMIC_INIT(0);
 
@@ -156,10 +165,7 @@ unsigned int gdb_pv_restore(struct page **pages, unsigned int count,
 			continue;
 		pr_err_ratelimited("restoring pfn %#lx: status %d, kept\n",
 				   page_to_pfn(pages[i]), ops[i].status);
-		swap(pages[refused], pages[i]);
-		swap(handles[refused], handles[i]);
-		swap(own_mfns[refused], own_mfns[i]);
-		refused++;
+		gdb_pv_swap(pages, handles, own_mfns, refused++, i);
 	}
 	/* Its PTEs are gone already, or stay unused; this unmaps the rest. */
 	vunmap(scratch);
@@ -206,13 +212,10 @@ int gdb_pv_map_over(struct page **pages, unsigned int count, const u32 *refs,
 	}
 	if (ret) {
 		/* Successes may follow a failure: restore exactly those. */
-		for (i = 0; i < count; i++) {
-			if (ops[i].status != GNTST_okay)
-				continue;
-			swap(pages[mapped], pages[i]);
-			swap(own_mfns[mapped], own_mfns[i]);
-			handles[mapped++] = ops[i].handle;
-		}
+		for (i = 0; i < count; i++)
+			if (ops[i].status == GNTST_okay)
+				gdb_pv_swap(pages, handles, own_mfns, mapped++,
+					    i);
 		*granted = gdb_pv_restore(pages, mapped, handles, own_mfns,
 					  *prot);
 	} else {

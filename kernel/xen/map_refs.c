@@ -602,7 +602,6 @@ long gdb_map_refs_to_buf(struct gdb_file *file, void __user *uarg)
 		 * give back: the buffer stays held, off the file's list, and
 		 * a release in the background tries again.
 		 */
-		m->releasing = true;
 		gdb_map_start_release(m);
 		return ret;
 	}
