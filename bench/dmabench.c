@@ -1099,7 +1099,7 @@ static int op_fence_roundtrip(void *arg)
 /* The first fence made and its waiter started; on failure, nothing left. */
 static int fencepp_start(struct fencepp *fp, int timeline)
 {
-	int i;
+	int i, err;
 
 	fp->timeline = timeline;
 	fp->value = 0;
@@ -1116,9 +1116,9 @@ static int fencepp_start(struct fencepp *fp, int timeline)
 		return 0;
 	close(fp->fds[1]);
 err:
-	i = errno;
+	err = errno;
 	close(fp->pong);
-	errno = i;
+	errno = err;
 	return -1;
 }
 
