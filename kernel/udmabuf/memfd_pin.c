@@ -88,6 +88,19 @@ void memfd_pinned_trim(struct memfd_pinned *pinned)
 	pinned->capacity = 0;
 }
 
+/*
+ * Writes through the buffer (a device's DMA, our PFN mappings, a vmap)
+ * dirty no struct page, and shmem hands out hole pages clean: unless they
+ * are marked dirty before the pin goes, reclaim or drop_caches may later
+ * throw away what was written as if it were still zeroes.  As
+ * unpin_user_pages_dirty_lock() does, a folio dirty already is left alone.
+ */
+static void memfd_folio_written(struct folio *folio)
+{
+	if (!folio_test_dirty(folio))
+		set_page_dirty_lock(folio_page(folio, 0));
+}
+
 #ifdef DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS
 
 int memfd_pin_range(struct memfd_pinned *pinned, struct file *memfd,
@@ -123,8 +136,12 @@ int memfd_pin_range(struct memfd_pinned *pinned, struct file *memfd,
 	return 0;
 }
 
-void memfd_pinned_free(struct memfd_pinned *pinned)
+void memfd_pinned_free(struct memfd_pinned *pinned, bool written)
 {
+	unsigned long i;
+
+	for (i = 0; written && i < pinned->nr_folios; i++)
+		memfd_folio_written(pinned->folios[i]);
 	unpin_folios(pinned->folios, pinned->nr_folios);
 	if (pinned->folios != &pinned->one_folio)
 		kvfree(pinned->folios);
@@ -218,15 +235,21 @@ int memfd_pin_range(struct memfd_pinned *pinned, struct file *memfd,
 	return memfd_pin_shmem(pinned, memfd, start, nr);
 }
 
-void memfd_pinned_free(struct memfd_pinned *pinned)
+void memfd_pinned_free(struct memfd_pinned *pinned, bool written)
 {
 	struct dmabridge_pages *buf = pinned->buf;
 	unsigned long i;
 	pgoff_t j;
 
-	for (i = 0; i < buf->nr_runs; i++)
-		for (j = 0; j < dmabridge_run_pages(buf, i); j++)
-			put_page(nth_page(buf->runs[i].page, j));
+	for (i = 0; i < buf->nr_runs; i++) {
+		for (j = 0; j < dmabridge_run_pages(buf, i); j++) {
+			struct page *page = nth_page(buf->runs[i].page, j);
+
+			if (written)
+				memfd_folio_written(page_folio(page));
+			put_page(page);
+		}
+	}
 	memfd_free_runs(pinned);
 }
 

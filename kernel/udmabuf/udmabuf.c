@@ -143,9 +143,10 @@ static int udmabuf_charge(struct udmabuf *ubuf, pgoff_t nr_pages)
 	return 0;
 }
 
-static void udmabuf_free(struct udmabuf *ubuf)
+/* @exported: the buffer was a dma-buf, which may have been written. */
+static void udmabuf_free(struct udmabuf *ubuf, bool exported)
 {
-	memfd_pinned_free(&ubuf->pinned);
+	memfd_pinned_free(&ubuf->pinned, exported && !ubuf->buf.read_only);
 	if (ubuf->charged_mm) {
 		atomic64_sub(ubuf->nr_charged, &ubuf->charged_mm->pinned_vm);
 		mmdrop(ubuf->charged_mm);
@@ -155,7 +156,7 @@ static void udmabuf_free(struct udmabuf *ubuf)
 
 static void udmabuf_release(struct dmabridge_pages *buf)
 {
-	udmabuf_free(container_of(buf, struct udmabuf, buf));
+	udmabuf_free(container_of(buf, struct udmabuf, buf), true);
 }
 
 static const struct dmabridge_pages_ops udmabuf_pages_ops = {
@@ -310,7 +311,7 @@ static long udmabuf_create(u32 flags, const struct udmabuf_create_item *items,
 	return ret;
 
 err:
-	udmabuf_free(ubuf);
+	udmabuf_free(ubuf, false);
 	return ret;
 }
 

@@ -224,6 +224,44 @@ TEST_F(udmabuf, hole_in_memfd_is_allocated_not_refused)
 	close(fd);
 }
 
+/*
+ * Writes through a buffer's mapping dirty no page (they go to PFN
+ * mappings), and the hole pages shmem gave the buffer are clean: unless
+ * releasing the buffer marks them dirty, dropping the clean page cache
+ * throws the data away and the memfd reads zeroes.  Upstream's 6.12
+ * udmabuf loses them all here.
+ */
+TEST_F(udmabuf, writes_through_the_buffer_survive_its_release_and_drop_caches)
+{
+	size_t size = self->memfd_size;
+	int fd = udmabuf_create(self->dev, self->memfd, 0, size, 0);
+	int drop = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	uint8_t got[PAGE];
+	unsigned long lost = 0;
+	uint8_t *map;
+	size_t off;
+
+	ASSERT_GE(fd, 0);
+	if (drop < 0)
+		SKIP(return, "/proc/sys/vm/drop_caches: %s", strerror(errno));
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	for (off = 0; off < size; off += PAGE)
+		memset(map + off, 0xa0 + off / PAGE % 16, PAGE);
+	ASSERT_EQ(0, munmap(map, size));
+	ASSERT_EQ(0, close(fd));
+
+	ASSERT_EQ(2, write(drop, "3\n", 2));
+	close(drop);
+	for (off = 0; off < size; off += PAGE) {
+		ASSERT_EQ((ssize_t)PAGE, pread(self->memfd, got, PAGE, off));
+		if (got[0] != 0xa0 + off / PAGE % 16 ||
+		    got[PAGE - 1] != 0xa0 + off / PAGE % 16)
+			lost++;
+	}
+	EXPECT_EQ(0, lost);
+}
+
 /* --- bad input: upstream's errno, and nothing changes ---------------- */
 
 /*
