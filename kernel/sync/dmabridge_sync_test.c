@@ -78,6 +78,7 @@ static long sync_test_ioctl(struct file *file, unsigned int cmd,
 static const struct file_operations sync_test_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = sync_test_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
 };
 
 static struct miscdevice sync_test_misc = {

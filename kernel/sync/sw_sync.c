@@ -171,8 +171,14 @@ static int __init sw_sync_init(void)
 		sw_sync_debugfs = debugfs_create_dir("sync", NULL);
 		debugfs_create_file("info", 0444, sw_sync_debugfs, NULL,
 				    &sw_sync_info_fops);
-		debugfs_create_file("sw_sync", 0644, sw_sync_debugfs, NULL,
-				    &sw_sync_fops);
+		/*
+		 * Not behind debugfs's full proxy, which forwards no
+		 * compat_ioctl: 32-bit programs (upstream's selftests built
+		 * for i386) would get ENOTTY here.  Without the proxy, the
+		 * open file holds the module through our fops' owner.
+		 */
+		debugfs_create_file_unsafe("sw_sync", 0644, sw_sync_debugfs,
+					   NULL, &sw_sync_fops);
 	}
 	return 0;
 }
