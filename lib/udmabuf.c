@@ -134,8 +134,10 @@ static int check_range(const struct dmabridge_range *r, int readonly)
 		return -errno;
 	if (fstatfs(r->memfd, &sfs) < 0)
 		return -errno;
+	/* f_type is an int on i386, where HUGETLBFS_MAGIC does not fit one. */
 	if (!S_ISREG(st.st_mode) ||
-	    (sfs.f_type != TMPFS_MAGIC && sfs.f_type != HUGETLBFS_MAGIC))
+	    ((uint32_t)sfs.f_type != TMPFS_MAGIC &&
+	     (uint32_t)sfs.f_type != HUGETLBFS_MAGIC))
 		return -DMABRIDGE_ENOTMEMFD;
 	seals = fcntl(r->memfd, F_GET_SEALS);
 	if (seals < 0)

@@ -172,7 +172,8 @@ int dmabridge_xen_map_wait_released(int dev, int dmabuf_fd,
 
 uint32_t dmabridge_xen_pgdir_pages(uint32_t nrefs)
 {
-	return (nrefs + DMB_XEN_DIR_REFS - 1) / DMB_XEN_DIR_REFS;
+	/* Rounded up without a sum that wraps where size_t is 32 bits. */
+	return nrefs / DMB_XEN_DIR_REFS + (nrefs % DMB_XEN_DIR_REFS != 0);
 }
 
 int dmabridge_xen_pgdir_build(void *const *dir, const uint32_t *dir_refs,

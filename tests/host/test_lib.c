@@ -336,6 +336,17 @@ static void kinds(void)
 	close(dev);
 }
 
+/* The page directory's size, whole pages of 1023 refs, at the extremes. */
+static void pgdir_sizes(void)
+{
+	is(dmabridge_xen_pgdir_pages(0), 0, "pgdir: no refs, no page");
+	is(dmabridge_xen_pgdir_pages(1), 1, "pgdir: one ref, one page");
+	is(dmabridge_xen_pgdir_pages(1023), 1, "pgdir: 1023 refs fill a page");
+	is(dmabridge_xen_pgdir_pages(1024), 2, "pgdir: 1024 refs take two");
+	is(dmabridge_xen_pgdir_pages(UINT32_MAX), 4198405,
+	   "pgdir: the most refs there can be do not wrap to 0 pages");
+}
+
 void test_lib(void)
 {
 	is_str(dmabridge_version(), "0.1.0", "version string");
@@ -343,4 +354,5 @@ void test_lib(void)
 	create_checks();
 	not_dmabufs();
 	kinds();
+	pgdir_sizes();
 }
