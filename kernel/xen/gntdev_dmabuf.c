@@ -815,8 +815,13 @@ static long gdb_imp_to_refs(struct gdb_file *file, void __user *uarg)
 
 	if (copy_from_user(&op, u, offsetof(typeof(op), refs)))
 		return -EFAULT;
-	if (op.reserved || !op.count || op.count > gdb_max_pages ||
-	    !gdb_valid_domid(op.domid) || op.fd > INT_MAX)
+	/*
+	 * `reserved` is not looked at, as upstream does not: libxengnttab
+	 * leaves it uninitialized.  A descriptor above INT_MAX is negative
+	 * to dma_buf_get(), which answers EBADF as upstream's does.
+	 */
+	if (!op.count || op.count > gdb_max_pages ||
+	    !gdb_valid_domid(op.domid))
 		return -EINVAL;
 
 	imp = kzalloc(sizeof(*imp), GFP_KERNEL);
@@ -928,10 +933,9 @@ static long gdb_imp_release(struct gdb_file *file, void __user *uarg)
 	struct ioctl_gntdev_dmabuf_imp_release op;
 	struct gdb_imp *imp, *found = NULL;
 
+	/* `reserved` is ignored, as in IMP_TO_REFS. */
 	if (copy_from_user(&op, uarg, sizeof(op)))
 		return -EFAULT;
-	if (op.reserved)
-		return -EINVAL;
 
 	mutex_lock(&gdb_lock);
 	list_for_each_entry(imp, &file->imports, node) {

@@ -362,12 +362,12 @@ TEST_F(self, bad_inputs)
 	/* IMP_TO_REFS */
 	fd = vgem_alloc(4 * PAGE);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(-EINVAL, gdb_import(self->dev, fd, SELF, refs, 4, 1));
 	ASSERT_EQ(-EINVAL, gdb_import(self->dev, fd, SELF, refs, 3, 0));
 	ASSERT_EQ(-EINVAL, gdb_import(self->dev, fd, SELF, refs, 0, 0));
 	ASSERT_EQ(-EINVAL, gdb_import(self->dev, fd, 0x7ff0, refs, 4, 0));
 	ASSERT_EQ(-EBADF, gdb_import(self->dev, 999, SELF, refs, 4, 0));
-	ASSERT_EQ(-EINVAL, gdb_import(self->dev, -1, SELF, refs, 4, 0));
+	/* As upstream, whose dma_buf_get() sees a negative descriptor. */
+	ASSERT_EQ(-EBADF, gdb_import(self->dev, -1, SELF, refs, 4, 0));
 	nul = open("/dev/null", O_RDWR);
 	ASSERT_EQ(-EINVAL, gdb_import(self->dev, nul, SELF, refs, 4, 0));
 	ASSERT_NE(0, ioctl(self->dev, IOCTL_GNTDEV_DMABUF_IMP_TO_REFS, NULL));
@@ -375,15 +375,18 @@ TEST_F(self, bad_inputs)
 
 	/* IMP_RELEASE */
 	ASSERT_EQ(-ENOENT, gdb_release(self->dev, fd, 0));
-	ASSERT_EQ(0, gdb_import(self->dev, fd, SELF, refs, 4, 0));
-	ASSERT_EQ(-EINVAL, gdb_release(self->dev, fd, 1));
+	/*
+	 * Upstream never reads `reserved` of these two, and libxengnttab
+	 * leaves it as malloc() or the stack had it: garbage is ignored.
+	 */
+	ASSERT_EQ(0, gdb_import(self->dev, fd, SELF, refs, 4, 0xdeadbeef));
 	/* As upstream: a descriptor number nothing was imported from. */
 	ASSERT_EQ(-ENOENT, gdb_release(self->dev, nul, 0));
 	ASSERT_EQ(-ENOENT, gdb_release(self->dev, 999, 0));
 	ASSERT_EQ(-ENOENT, gdb_release(self->dev, INT_MIN, 0));
 	ASSERT_NE(0, ioctl(self->dev, IOCTL_GNTDEV_DMABUF_IMP_RELEASE, NULL));
 	ASSERT_EQ(EFAULT, errno);
-	ASSERT_EQ(0, gdb_release(self->dev, fd, 0));
+	ASSERT_EQ(0, gdb_release(self->dev, fd, 0xdeadbeef));
 
 	/* Not ours. */
 	ASSERT_NE(0, ioctl(self->dev, _IO('G', 13), 0));
