@@ -453,11 +453,13 @@ static void gdb_map_release_work(struct work_struct *work)
 	 * fence that never signals (a sw_sync one nobody advances) keeps the
 	 * release, and the module, waiting; so does a page whose grant Xen
 	 * will not unmap, which would show the peer's frame to the next
-	 * owner of the page.
+	 * owner of the page.  The wait is interruptible, though no signal
+	 * reaches a worker: a fence that takes minutes must not look like a
+	 * hung task (or count in the load average).
 	 */
 	for (;;) {
 		dma_resv_wait_timeout(m->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
-				      false, MAX_SCHEDULE_TIMEOUT);
+				      true, MAX_SCHEDULE_TIMEOUT);
 		if (gdb_map_try_release(m))
 			break;
 		msleep(20);
