@@ -585,6 +585,12 @@ static unsigned long pool_free(struct dmabridge_pool *pool,
 					break;
 				pool_free_page(pool, page, order);
 				freed += 1UL << order;
+				/*
+				 * A drain or unload may free gigabytes, and an
+				 * uncached page's way back to write-back flushes
+				 * every CPU's TLB.
+				 */
+				cond_resched();
 			}
 		}
 	}
