@@ -213,10 +213,13 @@ static int memfd_pin_shmem(struct memfd_pinned *pinned, struct file *memfd,
 		struct page *page =
 			shmem_read_mapping_page_gfp(mapping, index + i,
 						    mapping_gfp_mask(mapping));
+		struct folio *folio;
 
 		if (IS_ERR(page))
 			return PTR_ERR(page);
-		if (memfd_ref_would_overflow(page_ref_count(page))) {
+		/* The reference is the folio's: a THP's tail pages count 0. */
+		folio = page_folio(page);
+		if (memfd_ref_would_overflow(folio_ref_count(folio))) {
 			put_page(page);
 			return -EOVERFLOW;
 		}
