@@ -99,6 +99,15 @@ static struct kmem_cache *pool_cache;
 /* Delayed only on the freeing CPU itself (see pool_kick()). */
 static struct delayed_work zero_work;
 /*
+ * No module hears of a cgroup's removal, and without memory pressure no
+ * shrinker runs: so a worker looks for pools of removed cgroups every
+ * POOL_REAP_SECS while any cgroup has a pool, gives their pages back and
+ * lets go of them and of their cgroups.  Deferrable: it never wakes an
+ * idle CPU for this.
+ */
+static struct delayed_work reap_work;
+#define POOL_REAP_SECS	10
+/*
  * Per-CPU, so that the worker runs where it is sent: on another CPU than
  * the freeing task's.  With an unbound workqueue, which leaves the choice
  * to the scheduler, loops of 4 KiB to 1 MiB allocations and frees took
@@ -133,8 +142,8 @@ void dmabridge_pages_to_wb(struct page **pages, unsigned long nr)
 #endif
 }
 
-static void pool_free_page(struct dmabridge_pool *pool, struct page *page,
-			   unsigned int order)
+static void pool_page_to_kernel(struct dmabridge_pool *pool,
+				struct page *page, unsigned int order)
 {
 #ifdef CONFIG_X86
 	/* The page allocator wants its pages write-back again. */
@@ -142,7 +151,22 @@ static void pool_free_page(struct dmabridge_pool *pool, struct page *page,
 		set_pages_wb(page, 1 << order);
 #endif
 	__free_pages(page, order);
+}
+
+static void pool_free_page(struct dmabridge_pool *pool, struct page *page,
+			   unsigned int order)
+{
+	pool_page_to_kernel(pool, page, order);
 	atomic_long_sub(1L << order, &pooled_pages[pool->kind]);
+}
+
+/*
+ * The pool of a removed cgroup: no task is left in the cgroup to take its
+ * pages, only its buffers still alive to give theirs back.
+ */
+static bool pool_dead(struct dmabridge_pool *pool)
+{
+	return pool->memcg && !mem_cgroup_online(pool->memcg);
 }
 
 /*
@@ -215,6 +239,9 @@ struct dmabridge_pool *dmabridge_pool_get(enum dmabridge_pool_kind kind,
 	dmabridge_list_lru_add_obj(&pool_lru, &fresh->lru_node);
 	list_add_rcu(&fresh->node, &pools);
 	mutex_unlock(&pools_lock);
+	/* Queued already if another cgroup has a pool. */
+	if (memcg)
+		queue_delayed_work(system_wq, &reap_work, POOL_REAP_SECS * HZ);
 	return fresh;
 
 out_put_memcg:
@@ -457,6 +484,10 @@ void dmabridge_pool_give(struct dmabridge_pool *pool, struct page *page,
 {
 	bool now;
 
+	if (pool_dead(pool)) {
+		pool_page_to_kernel(pool, page, order);
+		return;
+	}
 	atomic_long_add(1L << order, &pooled_pages[pool->kind]);
 	spin_lock(&pool->lock);
 	list_add_tail(&page->lru, &pool->dirty[order]);
@@ -645,6 +676,24 @@ static void pools_reap(bool all)
 	}
 }
 
+static void pool_reap_work(struct work_struct *work)
+{
+	struct dmabridge_pool *pool;
+	bool again = false;
+
+	mutex_lock(&pools_lock);
+	list_for_each_entry(pool, &pools, node)
+		if (pool_dead(pool))
+			pool_free(pool, ULONG_MAX);
+	/* A pool with buffers still alive stays until they are freed. */
+	pools_reap(false);
+	list_for_each_entry(pool, &pools, node)
+		again |= !!pool->memcg;
+	mutex_unlock(&pools_lock);
+	if (again)
+		queue_delayed_work(system_wq, &reap_work, POOL_REAP_SECS * HZ);
+}
+
 void dmabridge_pool_drain(struct dmabridge_pool *pool)
 {
 	pool_free(pool, ULONG_MAX);
@@ -802,6 +851,7 @@ static unsigned long pool_shrink_scan(struct shrinker *shrinker,
 int dmabridge_pools_init(void)
 {
 	INIT_DELAYED_WORK(&zero_work, pool_zero_work);
+	INIT_DEFERRABLE_WORK(&reap_work, pool_reap_work);
 	pool_cache = KMEM_CACHE(dmabridge_pool, 0);
 	if (!pool_cache)
 		return -ENOMEM;
@@ -831,6 +881,8 @@ void dmabridge_pools_exit(void)
 	struct dmabridge_pool *pool;
 
 	dmabridge_shrinker_free(pool_shrinker);
+	/* It queues itself again: cancel_delayed_work_sync() stops that. */
+	cancel_delayed_work_sync(&reap_work);
 	cancel_delayed_work_sync(&zero_work);
 	destroy_workqueue(zero_wq);
 	mutex_lock(&pools_lock);

@@ -903,6 +903,35 @@ TEST_F_TIMEOUT(heap, memcg_reclaim_takes_back_the_cgroups_pooled_pages, 300)
 	rmdir(CG);
 }
 
+/*
+ * Nothing can take pages from the pool of a removed cgroup: they go back
+ * to the kernel within the reap worker's period (10 s), with no memory
+ * pressure to make the shrinker run.
+ */
+TEST_F_TIMEOUT(heap, a_removed_cgroups_pooled_pages_go_back_without_pressure, 300)
+{
+	const long long size = 8 * MiB;
+	long long pooled = -1;
+	int tries;
+
+	OURS_ONLY("upstream's heaps keep no pool");
+	CHARGED_HEAP_IN_CGROUP_OR_SKIP("max");
+	drop_caches();	/* every pool empty: what is pooled after is ours */
+	/* The child's exit frees the buffer into the cgroup's pool. */
+	ASSERT_EQ(0, alloc_in_cgroup(self->name, size, 0));
+	ASSERT_GE(dmabridge_heap_stat(self->name, "pool_bytes"), size);
+	ASSERT_EQ(0, rmdir(CG));
+	for (tries = 0; tries < 300; tries++) {
+		pooled = dmabridge_heap_stat(self->name, "pool_bytes");
+		if (pooled < size)
+			break;
+		usleep(100 * 1000);
+	}
+	EXPECT_LT(pooled, size)
+		TH_LOG("%lld bytes still pooled 30 s after the cgroup went",
+		       pooled);
+}
+
 /* --- the contiguous heap --------------------------------------------- */
 
 TEST_F(heap, contiguous_buffers_are_physically_contiguous_in_the_region)
