@@ -114,10 +114,10 @@ static void timeline_free_rcu(struct rcu_head *rcu)
 }
 
 /*
- * The last fence of a timeline may go in a callback under another
- * timeline's lock, where taking timelines_lock would invert the order the
- * debugfs view takes them in; and RCU readers of that fence may still
- * take its lock, which is the timeline's.  Both wait for a grace period.
+ * RCU readers of the timeline's last fence may still take that fence's
+ * lock, which is the timeline's: it waits for a grace period.  The fence
+ * may also go in a callback under another timeline's lock, which the
+ * grace period keeps clear of timelines_lock as well.
  */
 static void timeline_free(struct kref *kref)
 {
@@ -484,28 +484,48 @@ static const char *status_str(struct dma_fence *fence)
 }
 
 /* upstream's sync/info format: timelines, then sync_files (none tracked). */
+static void timeline_show_one(struct seq_file *s, struct dmabridge_timeline *tl)
+{
+	struct rb_node *node;
+
+	spin_lock_irq(&tl->lock);
+	seq_printf(s, "%s: %llu\n", tl->name, tl->value);
+	for (node = rb_first(&tl->pending); node; node = rb_next(node)) {
+		struct dmabridge_fence *f =
+			rb_entry(node, struct dmabridge_fence, node);
+
+		seq_printf(s, "  fence %s: %llu / %llu\n",
+			   status_str(&f->base), f->base.seqno, tl->value);
+	}
+	spin_unlock_irq(&tl->lock);
+	seq_putc(s, '\n');
+}
+
+/*
+ * One timeline at a time with interrupts off, as signaling takes them:
+ * holding the list's lock across all of them would keep a CPU's
+ * interrupts off for as long as every user's timelines take to print.  A
+ * timeline stays on the list while we hold a reference to it.
+ */
 void dmabridge_timeline_show(struct seq_file *s)
 {
-	struct dmabridge_timeline *tl;
-	struct rb_node *node;
+	struct dmabridge_timeline *tl, *shown = NULL;
 
 	seq_puts(s, "objs:\n--------------\n");
 	spin_lock_irq(&timelines_lock);
 	list_for_each_entry(tl, &timelines, debug_link) {
-		spin_lock(&tl->lock);
-		seq_printf(s, "%s: %llu\n", tl->name, tl->value);
-		for (node = rb_first(&tl->pending); node; node = rb_next(node)) {
-			struct dmabridge_fence *f =
-				rb_entry(node, struct dmabridge_fence, node);
-
-			seq_printf(s, "  fence %s: %llu / %llu\n",
-				   status_str(&f->base), f->base.seqno,
-				   tl->value);
-		}
-		spin_unlock(&tl->lock);
-		seq_putc(s, '\n');
+		if (!kref_get_unless_zero(&tl->kref))
+			continue;
+		spin_unlock_irq(&timelines_lock);
+		if (shown)
+			timeline_put(shown);
+		shown = tl;
+		timeline_show_one(s, tl);
+		spin_lock_irq(&timelines_lock);
 	}
 	spin_unlock_irq(&timelines_lock);
+	if (shown)
+		timeline_put(shown);
 	seq_puts(s, "fences:\n--------------\n");
 }
 EXPORT_SYMBOL_GPL(dmabridge_timeline_show);

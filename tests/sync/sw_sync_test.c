@@ -207,4 +207,49 @@ TEST(sync_info_lists_timelines_and_their_pending_fences)
 	close(tl);
 }
 
+/*
+ * The view takes one timeline at a time, holding a reference to it while
+ * the list's lock is dropped: timelines that come and go meanwhile, with
+ * fences pending, must neither break the walk nor outlive their last
+ * reference (the harness then finds no warning in the kernel log, and the
+ * module unloads).
+ */
+TEST(sync_info_reads_while_timelines_come_and_go)
+{
+	char buf[65536];
+	int status, i;
+	pid_t child;
+
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		for (i = 0; i < 400; i++) {
+			int tl = sw_sync_open(), f1, f2;
+
+			if (tl < 0)
+				_exit(1);
+			f1 = sw_sync_fence(tl, 1);
+			f2 = sw_sync_fence(tl, 2);
+			if (i % 2)
+				sw_sync_inc(tl, 1);
+			/* The fences outlive the timeline's file. */
+			close(tl);
+			close(f1);
+			close(f2);
+		}
+		_exit(0);
+	}
+	for (i = 0; i < 200; i++) {
+		int info = open("/sys/kernel/debug/sync/info",
+				O_RDONLY | O_CLOEXEC);
+
+		ASSERT_LE(0, info);
+		while (read(info, buf, sizeof(buf)) > 0)
+			;
+		close(info);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 TEST_HARNESS_MAIN
