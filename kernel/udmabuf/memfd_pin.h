@@ -42,8 +42,10 @@ int memfd_pin_range(struct memfd_pinned *pinned, struct file *memfd,
  * allocation: large folios (hugetlb) make far fewer runs than pages.
  */
 void memfd_pinned_trim(struct memfd_pinned *pinned);
-/* Unpins everything pinned so far and frees the arrays, buf's runs too. */
-/* @written: the buffer may have been written (it was exported writable). */
+/*
+ * Unpins everything pinned so far and frees the arrays, buf's runs too;
+ * @written: the buffer may have been written (it was exported writable).
+ */
 void memfd_pinned_free(struct memfd_pinned *pinned, bool written);
 
 #endif /* _DMABRIDGE_MEMFD_PIN_H */
