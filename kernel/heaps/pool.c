@@ -661,7 +661,7 @@ static void pools_reap(bool all)
 		 * its next allocation would otherwise pay for making it
 		 * again, which upstream's heap never does.
 		 */
-		if (!all && (!pool->memcg || mem_cgroup_online(pool->memcg)))
+		if (!all && !pool_dead(pool))
 			continue;
 		if (atomic_cmpxchg(&pool->users, 1, 0) != 1)
 			continue;
