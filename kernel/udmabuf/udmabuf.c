@@ -211,7 +211,12 @@ static int udmabuf_pin_item(struct udmabuf *ubuf,
 	ret = udmabuf_check_memfd(memfd, ubuf->buf.read_only);
 	if (ret)
 		goto out_unlock;
-	if (item->offset + item->size > (u64)i_size_read(inode)) {
+	/*
+	 * An empty item is only refused once its memfd has been checked, so
+	 * a bad fd in one is -EBADFD, as upstream has it.
+	 */
+	if (!item->size ||
+	    item->offset + item->size > (u64)i_size_read(inode)) {
 		ret = -EINVAL;
 		goto out_unlock;
 	}
@@ -244,8 +249,7 @@ static long udmabuf_count_pages(const struct udmabuf_create_item *items,
 	for (i = 0; i < count; i++) {
 		const struct udmabuf_create_item *item = &items[i];
 
-		if (!item->size || !PAGE_ALIGNED(item->size) ||
-		    !PAGE_ALIGNED(item->offset))
+		if (!PAGE_ALIGNED(item->size) || !PAGE_ALIGNED(item->offset))
 			return -EINVAL;
 		if (item->offset > U64_MAX - item->size)
 			return -EINVAL;

@@ -419,6 +419,24 @@ TEST_F(udmabuf, list_count_zero_is_einval)
 		udmabuf_create_list(self->dev, 0, &item, 0));
 }
 
+/*
+ * An empty item in a list that is not empty as a whole gets its fd checked
+ * first, as upstream checks it: a bad fd there is EBADFD, a good one EINVAL.
+ */
+TEST_F(udmabuf, empty_list_item_is_ebadfd_for_a_bad_fd_and_einval_for_a_memfd)
+{
+	struct udmabuf_create_item items[2] = {
+		{ .memfd = self->memfd, .size = PAGE },
+		{ .memfd = -1, .offset = PAGE, .size = 0 },
+	};
+
+	EXPECT_CREATE_FAILS_CLEANLY(EBADFD,
+		udmabuf_create_list(self->dev, 0, items, 2));
+	items[1].memfd = self->memfd;
+	EXPECT_CREATE_FAILS_CLEANLY(EINVAL,
+		udmabuf_create_list(self->dev, 0, items, 2));
+}
+
 TEST_F(udmabuf, size_over_size_limit_is_einval_even_split_over_items)
 {
 	uint64_t limit = 64ULL << 20;
