@@ -12,6 +12,7 @@ dmabridge_if_grep = $(shell grep -qsE '$(2)' $(srctree)/$(1) && echo -D$(3))
 ccflags-y += -I$(src)/../include -I$(src)/../../include
 ccflags-y += $(call dmabridge_if_grep,include/linux/mm.h,memfd_pin_folios,DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS)
 ccflags-y += $(call dmabridge_if_grep,include/linux/mm.h,void vm_flags_set,DMABRIDGE_HAVE_VM_FLAGS_SET)
+ccflags-y += $(call dmabridge_if_grep,include/linux/hugetlb.h,idx << huge_page_order\(h\),DMABRIDGE_HAVE_HUGETLB_BASE_PAGE_INDEX)
 ccflags-y += $(call dmabridge_if_grep,include/linux/dma-buf.h,dma_buf_vmap_unlocked,DMABRIDGE_HAVE_DMA_BUF_VMAP_UNLOCKED)
 ccflags-y += $(call dmabridge_if_grep,include/linux/shrinker.h,shrinker_alloc,DMABRIDGE_HAVE_SHRINKER_ALLOC)
 ccflags-y += $(call dmabridge_if_grep,include/linux/list_lru.h,list_lru_add_obj,DMABRIDGE_HAVE_LIST_LRU_ADD_OBJ)

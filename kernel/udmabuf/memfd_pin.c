@@ -168,8 +168,22 @@ static bool memfd_ref_would_overflow(int refs)
 /*
  * Hugetlb pages are never allocated on lookup here: the caller must have
  * faulted or fallocated them, as with upstream's udmabuf on these kernels.
- * The hugetlb page cache of these kernels is indexed in huge pages.
  */
+static pgoff_t memfd_hugetlb_index(struct hstate *h, loff_t pos)
+{
+	pgoff_t index = pos >> huge_page_shift(h);
+
+	/*
+	 * From 6.7 on the hugetlb page cache is indexed in base pages, as
+	 * every other one is; 6.11 brought memfd_pin_folios() and the other
+	 * path.  A huge-page index there would name the wrong folio.
+	 */
+#ifdef DMABRIDGE_HAVE_HUGETLB_BASE_PAGE_INDEX
+	index <<= huge_page_order(h);
+#endif
+	return index;
+}
+
 static int memfd_pin_hugetlb(struct memfd_pinned *pinned, struct file *memfd,
 			     loff_t start, pgoff_t nr)
 {
@@ -182,7 +196,7 @@ static int memfd_pin_hugetlb(struct memfd_pinned *pinned, struct file *memfd,
 		unsigned long sub, n;
 
 		folio = __filemap_get_folio(memfd->f_mapping,
-					    pos >> huge_page_shift(h), 0, 0);
+					    memfd_hugetlb_index(h, pos), 0, 0);
 		if (IS_ERR_OR_NULL(folio))
 			return -EINVAL;
 
