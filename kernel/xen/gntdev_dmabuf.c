@@ -1060,6 +1060,8 @@ static int __init gdb_init(void)
 #if defined(DMABRIDGE_TESTING) && defined(CONFIG_XEN_PV)
 	debugfs_create_atomic_t("refuse_restores", 0600, gdb_debugfs,
 				&gdb_refuse_restores);
+	debugfs_create_atomic_t("cut_map_hypercalls", 0600, gdb_debugfs,
+				&gdb_cut_map_hypercalls);
 #endif
 	return 0;
 

@@ -104,6 +104,8 @@ unsigned int gdb_pv_restore(struct page **pages, unsigned int count,
 #ifdef DMABRIDGE_TESTING
 /* Test builds: this many pages' restores are refused by Xen, on purpose. */
 extern atomic_t gdb_refuse_restores;
+/* Test builds: this many MAP hypercalls fail halfway through their ops. */
+extern atomic_t gdb_cut_map_hypercalls;
 #endif
 #else
 static inline bool gdb_pv_frame_is_own(struct page *page)

@@ -112,6 +112,7 @@ static void gdb_pv_swap(struct page **pages, grant_handle_t *handles,
 
 #ifdef DMABRIDGE_TESTING
 atomic_t gdb_refuse_restores = ATOMIC_INIT(0);
+atomic_t gdb_cut_map_hypercalls = ATOMIC_INIT(0);
 
 /* A handle Xen has never given out, which it refuses with no side effect. */
 static grant_handle_t gdb_pv_restore_handle(grant_handle_t handle)
@@ -119,10 +120,32 @@ static grant_handle_t gdb_pv_restore_handle(grant_handle_t handle)
 	return atomic_dec_if_positive(&gdb_refuse_restores) >= 0 ?
 	       INVALID_GRANT_HANDLE : handle;
 }
+
+/*
+ * As when Xen cannot read an op partway through the batch: the ops
+ * before it are done, and the hypercall as a whole fails.
+ */
+static int gdb_pv_map_hypercall(struct gnttab_map_grant_ref *ops,
+				unsigned int count)
+{
+	if (atomic_dec_if_positive(&gdb_cut_map_hypercalls) < 0)
+		return HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops,
+						 count);
+	if (count > 1)
+		HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops,
+					  count / 2);
+	return -EFAULT;
+}
 #else
 static grant_handle_t gdb_pv_restore_handle(grant_handle_t handle)
 {
 	return handle;
+}
+
+static int gdb_pv_map_hypercall(struct gnttab_map_grant_ref *ops,
+				unsigned int count)
+{
+	return HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops, count);
 }
 #endif
 
@@ -194,10 +217,12 @@ int gdb_pv_map_over(struct page **pages, unsigned int count, const u32 *refs,
 		gnttab_set_map_op(&ops[i], gdb_kaddr(pages[i]), GNTMAP_host_map,
 				  refs[i], domid);
 	}
-	if (HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops, count)) {
+	/*
+	 * A hypercall that fails has still done the ops before the one it
+	 * failed on; gnttab_set_map_op() marks the rest as not done.
+	 */
+	if (gdb_pv_map_hypercall(ops, count))
 		ret = -EIO;
-		goto out;
-	}
 	for (i = 0; i < count; i++) {
 		if (ops[i].status != GNTST_okay) {
 			if (!ret)
@@ -222,7 +247,6 @@ int gdb_pv_map_over(struct page **pages, unsigned int count, const u32 *refs,
 		*granted = count;
 	}
 	gdb_pv_flush_tlbs();
-out:
 	kvfree(ops);
 	return ret;
 }

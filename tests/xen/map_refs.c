@@ -66,8 +66,9 @@ FIXTURE_TEARDOWN(map)
 		return;
 	char left[64] = "";
 
-	/* A test that stopped early must not leave Xen refusing (if ours). */
-	gdb_refuse_restores(0);
+	/* A test that stopped early must not leave Xen failing (if ours). */
+	gdb_knob_set("refuse_restores", 0);
+	gdb_knob_set("cut_map_hypercalls", 0);
 	close(self->dev);
 	vgem_buf_free(&self->v);
 	grant_free(&self->g);
@@ -183,23 +184,23 @@ TEST_F(map, a_refused_restore_keeps_the_buffer_held_until_a_retry)
 	int ti = ti_open();
 	void *p;
 
-	if (gdb_refuse_restores(0))
-		SKIP(return, "not a test build: no %s", GDB_REFUSE_RESTORES);
+	if (gdb_knob_set("refuse_restores", 0))
+		SKIP(return, "not a test build: no " GDB_KNOBS);
 	ASSERT_LE(0, ti);
 	ASSERT_EQ(0, gdb_map(self->dev, self->v.fd, SELF, self->g.refs, NPAGES,
 			     0, 0));
-	ASSERT_EQ(0, gdb_refuse_restores(1000000));
+	ASSERT_EQ(0, gdb_knob_set("refuse_restores", 1000000));
 	ASSERT_EQ(0, gdb_map_release(self->dev, self->v.fd, 0));
 	/* Idle, but not released, and still refusing newcomers. */
 	ASSERT_EQ(-ETIMEDOUT, gdb_map_wait(self->dev, self->v.fd, 200));
-	ASSERT_LE(gdb_refusals_left(), 1000000 - NPAGES);
+	ASSERT_LE(gdb_knob_left("refuse_restores"), 1000000 - NPAGES);
 	ASSERT_EQ(-EBUSY, ti_attach(ti, 0, self->v.fd,
 				    DMABRIDGE_TI_DIR_TO_DEVICE, 0));
 	p = mmap(NULL, self->v.size, PROT_READ, MAP_SHARED, self->v.fd, 0);
 	ASSERT_EQ(MAP_FAILED, p);
 	ASSERT_EQ(EBUSY, errno);
 	/* Xen relents: the retry gives everything back. */
-	ASSERT_EQ(0, gdb_refuse_restores(0));
+	ASSERT_EQ(0, gdb_knob_set("refuse_restores", 0));
 	ASSERT_EQ(0, gdb_map_wait(self->dev, self->v.fd, 5000));
 	check_buffer_is_its_own_again(_metadata, ti, &self->v);
 	close(ti);
@@ -214,15 +215,58 @@ TEST_F(map, a_failed_map_whose_undo_is_refused_gives_the_buffer_back)
 	uint32_t refs[3] = { self->g.refs[0], self->g.refs[1], 0xfffff };
 	int ti = ti_open();
 
-	if (gdb_refuse_restores(0))
-		SKIP(return, "not a test build: no %s", GDB_REFUSE_RESTORES);
+	if (gdb_knob_set("refuse_restores", 0))
+		SKIP(return, "not a test build: no " GDB_KNOBS);
 	ASSERT_LE(0, ti);
-	ASSERT_EQ(0, gdb_refuse_restores(1));
+	ASSERT_EQ(0, gdb_knob_set("refuse_restores", 1));
 	ASSERT_EQ(-ENOENT, gdb_map(self->dev, self->v.fd, SELF, refs, 3, 0, 0));
 	/* The refusal was used up, and a retry gave the page back. */
-	ASSERT_EQ(0, gdb_refusals_left());
+	ASSERT_EQ(0, gdb_knob_left("refuse_restores"));
 	check_buffer_is_its_own_again(_metadata, ti, &self->v);
 	close(ti);
+}
+
+/*
+ * A MAP hypercall that fails as a whole may have mapped its first pages
+ * already: those are undone as well.  Only the kernel's own view of the
+ * pages would show it (a user mapping or a device goes through the p2m,
+ * which the failed MAP never changed), so a udmabuf's memfd is read: it
+ * reads through the kernel's linear map.
+ */
+TEST_F(map, a_map_hypercall_failing_halfway_undoes_what_it_mapped)
+{
+	int udev = open(udmabuf_dev_path(), O_RDWR | O_CLOEXEC);
+	int memfd, buf;
+	uint8_t *p;
+
+	if (gdb_knob_set("cut_map_hypercalls", 0))
+		SKIP(return, "not a test build: no " GDB_KNOBS);
+	if (udev < 0)
+		SKIP(return, "no udmabuf device");
+	memfd = memfd_sealed("map", NPAGES * PAGE, 0);
+	ASSERT_LE(0, memfd);
+	buf = udmabuf_create(udev, memfd, 0, NPAGES * PAGE, 0);
+	ASSERT_LE(0, buf);
+	p = malloc(NPAGES * PAGE);
+	ASSERT_NE(NULL, p);
+	pat_fill(p, 0, NPAGES * PAGE, SEED_OWN);
+	ASSERT_EQ((ssize_t)(NPAGES * PAGE), pwrite(memfd, p, NPAGES * PAGE, 0));
+
+	ASSERT_EQ(0, gdb_knob_set("cut_map_hypercalls", 1));
+	ASSERT_EQ(-EIO, gdb_map(self->dev, buf, SELF, self->g.refs, NPAGES,
+				0, 0));
+	ASSERT_EQ(0, gdb_knob_left("cut_map_hypercalls"));
+	memset(p, 0, NPAGES * PAGE);
+	ASSERT_EQ((ssize_t)(NPAGES * PAGE), pread(memfd, p, NPAGES * PAGE, 0));
+	ASSERT_EQ(-1, pat_check(p, 0, NPAGES * PAGE, SEED_OWN));
+	ASSERT_EQ(-1, pat_check(self->g.map, 0, NPAGES * PAGE, SEED_CPU));
+	/* Nothing was left behind that keeps the next MAP out. */
+	ASSERT_EQ(0, gdb_map(self->dev, buf, SELF, self->g.refs, NPAGES, 0, 0));
+	ASSERT_EQ(0, gdb_map_release(self->dev, buf, 0));
+	free(p);
+	close(buf);
+	close(memfd);
+	close(udev);
 }
 
 /* A buffer somebody uses is not taken, and stays as it was. */

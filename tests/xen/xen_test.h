@@ -299,18 +299,25 @@ static inline int gdb_objects_left(char *what, size_t len)
 	return ret;
 }
 
-#define GDB_REFUSE_RESTORES "/sys/kernel/debug/dmabridge-xen/refuse_restores"
+#define GDB_KNOBS "/sys/kernel/debug/dmabridge-xen/"
 
 /*
- * Test builds of the module: Xen refuses the next n page restores of
- * MAP_REFS_TO_BUF (the module hands it a handle it never gave out).
- * 0, or -errno (-ENOENT: not a test build).
+ * Test builds of the module have knobs in GDB_KNOBS that make Xen fail on
+ * purpose, each for the next n times:
+ *  - refuse_restores: Xen refuses a page restore of MAP_REFS_TO_BUF (the
+ *    module hands it a handle it never gave out);
+ *  - cut_map_hypercalls: a MAP hypercall does the first half of its ops,
+ *    then fails as a whole.
+ * Sets one: 0, or -errno (-ENOENT: not a test build).
  */
-static inline int gdb_refuse_restores(long n)
+static inline int gdb_knob_set(const char *knob, long n)
 {
-	FILE *f = fopen(GDB_REFUSE_RESTORES, "w");
+	char path[128];
+	FILE *f;
 	int ret = 0;
 
+	snprintf(path, sizeof(path), GDB_KNOBS "%s", knob);
+	f = fopen(path, "w");
 	if (!f)
 		return -errno;
 	if (fprintf(f, "%ld\n", n) < 0)
@@ -320,12 +327,15 @@ static inline int gdb_refuse_restores(long n)
 	return ret;
 }
 
-/* How many refusals are left, or -1. */
-static inline long gdb_refusals_left(void)
+/* How many times a knob has still to fail, or -1. */
+static inline long gdb_knob_left(const char *knob)
 {
-	FILE *f = fopen(GDB_REFUSE_RESTORES, "r");
+	char path[128];
 	long n = -1;
+	FILE *f;
 
+	snprintf(path, sizeof(path), GDB_KNOBS "%s", knob);
+	f = fopen(path, "r");
 	if (f) {
 		if (fscanf(f, "%ld", &n) != 1)
 			n = -1;
