@@ -78,6 +78,11 @@ struct dmabridge_pool {
 	spinlock_t lock;		/* the lists and counts below */
 	struct list_head clean[POOL_ORDERS];
 	struct list_head dirty[POOL_ORDERS];
+	/*
+	 * The two counts are also read without the lock, as hints (growth,
+	 * the shrinker's count, which pool to zero next): stored with
+	 * WRITE_ONCE(), read with READ_ONCE().
+	 */
 	unsigned long nr_dirty;		/* in PAGE_SIZE units */
 	unsigned long nr_chunks[POOL_ORDERS];	/* clean and dirty */
 	/*
@@ -427,6 +432,21 @@ static void pool_kick(void)
 			      msecs_to_jiffies(ZERO_DELAY_MS) : 0);
 }
 
+/* Under pool->lock: @pages more dirty pages, or fewer if negative. */
+static void pool_dirty_add(struct dmabridge_pool *pool, long pages)
+{
+	lockdep_assert_held(&pool->lock);
+	WRITE_ONCE(pool->nr_dirty, pool->nr_dirty + pages);
+}
+
+/* Under pool->lock: @n more chunks of @order, or fewer if negative. */
+static void pool_chunks_add(struct dmabridge_pool *pool, unsigned int order,
+			    long n)
+{
+	lockdep_assert_held(&pool->lock);
+	WRITE_ONCE(pool->nr_chunks[order], pool->nr_chunks[order] + n);
+}
+
 /*
  * A clean page if there is one; otherwise, with @dirty, a dirty page the
  * worker has not reached yet, zeroed here.
@@ -455,11 +475,11 @@ struct page *dmabridge_pool_take(struct dmabridge_pool *pool,
 		page = list_first_entry_or_null(&pool->dirty[order],
 						struct page, lru);
 		if (page)
-			pool->nr_dirty -= 1UL << order;
+			pool_dirty_add(pool, -(1L << order));
 	}
 	if (page) {
 		list_del(&page->lru);
-		pool->nr_chunks[order]--;
+		pool_chunks_add(pool, order, -1);
 	}
 	spin_unlock(&pool->lock);
 
@@ -491,8 +511,8 @@ void dmabridge_pool_give(struct dmabridge_pool *pool, struct page *page,
 	atomic_long_add(1L << order, &pooled_pages[pool->kind]);
 	spin_lock(&pool->lock);
 	list_add_tail(&page->lru, &pool->dirty[order]);
-	pool->nr_dirty += 1UL << order;
-	pool->nr_chunks[order]++;
+	pool_dirty_add(pool, 1L << order);
+	pool_chunks_add(pool, order, 1);
 	now = pool->wanted && pool->nr_dirty >= POOL_KICK_PAGES;
 	spin_unlock(&pool->lock);
 
@@ -536,7 +556,7 @@ static struct page *pool_pop_dirty(struct dmabridge_pool *pool,
 	       pool_first_dirty(pool, ~0UL, order);
 	if (page) {
 		list_del(&page->lru);
-		pool->nr_dirty -= 1UL << *order;
+		pool_dirty_add(pool, -(1L << *order));
 	}
 	spin_unlock(&pool->lock);
 	return page;
@@ -607,9 +627,10 @@ static unsigned long pool_free(struct dmabridge_pool *pool,
 								lru);
 				if (page) {
 					list_del(&page->lru);
-					pool->nr_chunks[order]--;
+					pool_chunks_add(pool, order, -1);
 					if (!l)
-						pool->nr_dirty -= 1UL << order;
+						pool_dirty_add(pool,
+							       -(1L << order));
 				}
 				spin_unlock(&pool->lock);
 				if (!page)

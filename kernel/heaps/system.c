@@ -261,7 +261,8 @@ static struct dma_buf *system_allocate(struct dmabridge_heap *heap,
 	buffer = kzalloc(sizeof(*buffer), GFP_KERNEL);
 	if (!buffer)
 		return ERR_PTR(-ENOMEM);
-	buffer->pool = dmabridge_pool_get(sheap->kind, dmabridge_memcg_account);
+	buffer->pool = dmabridge_pool_get(sheap->kind,
+					  READ_ONCE(dmabridge_memcg_account));
 	if (IS_ERR(buffer->pool)) {
 		ret = PTR_ERR(buffer->pool);
 		goto err_buffer;
