@@ -12,6 +12,9 @@ dmabridge_if_grep = $(shell grep -qsE '$(2)' $(srctree)/$(1) && echo -D$(3))
 ccflags-y += -I$(src)/../include -I$(src)/../../include
 ccflags-y += $(call dmabridge_if_grep,include/linux/mm.h,memfd_pin_folios,DMABRIDGE_HAVE_MEMFD_PIN_FOLIOS)
 ccflags-y += $(call dmabridge_if_grep,include/linux/mm.h,void vm_flags_set,DMABRIDGE_HAVE_VM_FLAGS_SET)
+# Asked only below 6.11, where memfd_pin_folios() is missing: from 6.7 the
+# hugetlb page cache is indexed in base pages, and filemap_lock_hugetlb_folio()
+# shifts its huge-page index by the huge page order.
 ccflags-y += $(call dmabridge_if_grep,include/linux/hugetlb.h,idx << huge_page_order\(h\),DMABRIDGE_HAVE_HUGETLB_BASE_PAGE_INDEX)
 ccflags-y += $(call dmabridge_if_grep,include/linux/dma-buf.h,dma_buf_vmap_unlocked,DMABRIDGE_HAVE_DMA_BUF_VMAP_UNLOCKED)
 ccflags-y += $(call dmabridge_if_grep,include/linux/shrinker.h,shrinker_alloc,DMABRIDGE_HAVE_SHRINKER_ALLOC)

@@ -165,10 +165,6 @@ static bool memfd_ref_would_overflow(int refs)
 	return refs > INT_MAX / 2;
 }
 
-/*
- * Hugetlb pages are never allocated on lookup here: the caller must have
- * faulted or fallocated them, as with upstream's udmabuf on these kernels.
- */
 static pgoff_t memfd_hugetlb_index(struct hstate *h, loff_t pos)
 {
 	pgoff_t index = pos >> huge_page_shift(h);
@@ -184,6 +180,10 @@ static pgoff_t memfd_hugetlb_index(struct hstate *h, loff_t pos)
 	return index;
 }
 
+/*
+ * Hugetlb pages are never allocated on lookup here: the caller must have
+ * faulted or fallocated them, as with upstream's udmabuf on these kernels.
+ */
 static int memfd_pin_hugetlb(struct memfd_pinned *pinned, struct file *memfd,
 			     loff_t start, pgoff_t nr)
 {
