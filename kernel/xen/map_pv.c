@@ -218,8 +218,9 @@ int gdb_pv_map_over(struct page **pages, unsigned int count, const u32 *refs,
 				  refs[i], domid);
 	}
 	/*
-	 * A hypercall that fails has still done the ops before the one it
-	 * failed on; gnttab_set_map_op() marks the rest as not done.
+	 * A hypercall that fails may still have done some of the ops, or
+	 * all (a flush after them can fail too), each with its status
+	 * written back; gnttab_set_map_op() marks the rest as not done.
 	 */
 	if (gdb_pv_map_hypercall(ops, count))
 		ret = -EIO;
