@@ -192,6 +192,23 @@ TEST_F(udmabuf, list_of_list_limit_items_works_and_one_more_is_einval)
 	close(memfd);
 }
 
+/* Fills and frees @len of anonymous memory: freed pages go to new owners. */
+static void reuse_free_pages(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return;
+	memset(p, 0xa5, len);
+	munmap(p, len);
+}
+
+/*
+ * The buffer holds its pages, not the memfd: were they freed with the
+ * memfd, the anonymous memory filled after would take them over, and the
+ * pattern written through the buffer would be gone.
+ */
 TEST_F(udmabuf, buffer_outlives_memfd_and_device_fds)
 {
 	uint8_t *buf;
@@ -205,22 +222,43 @@ TEST_F(udmabuf, buffer_outlives_memfd_and_device_fds)
 	close(self->dev);
 	self->dev = -1;
 
-	buf = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	buf = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(buf, MAP_FAILED);
 	EXPECT_EQ(0, memcmp(buf, "pinned", 6));
+	pat_fill(buf, 0, PAGE, SEED_CPU);
+	reuse_free_pages(256UL << 20);
+	EXPECT_EQ(-1, pat_check(buf, 0, PAGE, SEED_CPU));
 	munmap(buf, PAGE);
 	close(fd);
 }
 
+/*
+ * A range never written is a hole: pinning allocates the memfd's own
+ * pages there, zeroed (the guests boot with init_on_alloc=0, so a page
+ * from anywhere else would show its old bytes), and shared both ways.
+ */
 TEST_F(udmabuf, hole_in_memfd_is_allocated_not_refused)
 {
-	int fd = udmabuf_create(self->dev, self->memfd, 32 * PAGE, 4 * PAGE, 0);
-	uint8_t zero[PAGE] = { 0 }, got[PAGE];
+	uint8_t zero[PAGE] = { 0 }, got[PAGE], *buf;
+	struct stat before, after;
+	int fd, i;
 
-	/* Nothing was ever written there: the pages are zeroes. */
+	ASSERT_EQ(0, fstat(self->memfd, &before));
+	fd = udmabuf_create(self->dev, self->memfd, 32 * PAGE, 4 * PAGE, 0);
 	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, fstat(self->memfd, &after));
+	EXPECT_LE(before.st_blocks + 4 * (long long)PAGE / 512,
+		  (long long)after.st_blocks);
+	buf = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(0, memcmp(zero, buf + i * PAGE, PAGE))
+			TH_LOG("page %d", i);
+	}
+	pat_fill(buf + PAGE, PAGE, PAGE, SEED_CPU);
 	ASSERT_EQ((ssize_t)PAGE, pread(self->memfd, got, PAGE, 33 * PAGE));
-	EXPECT_EQ(0, memcmp(zero, got, PAGE));
+	EXPECT_EQ(-1, pat_check(got, PAGE, PAGE, SEED_CPU));
+	munmap(buf, 4 * PAGE);
 	close(fd);
 }
 
