@@ -145,7 +145,6 @@ TEST(threads_hammer_timelines_and_leave_nothing_behind)
 	pthread_join(driver, NULL);
 	EXPECT_EQ(0, atomic_load(&sh.failures));
 	TH_LOG("%ld fences on %d threads", atomic_load(&sh.fences), THREADS);
-	EXPECT_LE(THREADS * ITERATIONS * 3, atomic_load(&sh.fences));
 
 	if (sh.dmabuf >= 0) {
 		ex = dmabridge_fence_export(sh.dmabuf, DMABRIDGE_ACCESS_WRITE);
