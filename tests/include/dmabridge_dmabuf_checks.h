@@ -18,6 +18,7 @@
 
 #include <drm/drm.h>
 #include <linux/dma-buf.h>
+#include <dmabridge/sync.h>
 
 #include "dmabridge_test_util.h"
 
@@ -83,23 +84,55 @@ static inline void check_name_in_fdinfo(struct __test_metadata *_metadata,
 	}
 }
 
-/* No fence was ever attached, so the exported one is signalled. */
+/*
+ * The buffer's reservation object carries implicit sync: with no fence
+ * the exported one is signaled; a pending write fence imported (one of a
+ * dmabridge-sync timeline) holds back readers and writers, comes out
+ * again in an exported sync_file, and lets them go once it signals.
+ */
 static inline void check_implicit_sync_roundtrip(struct __test_metadata *_metadata,
 						 int fd)
 {
+	struct dmabridge_sync_timeline_create tc = {
+		.flags = DMABRIDGE_SYNC_CLOEXEC, .name = "implicit-sync",
+	};
+	struct dmabridge_sync_fence_create fc = {
+		.value = 1, .flags = DMABRIDGE_SYNC_CLOEXEC, .fd = -1,
+	};
+	struct dmabridge_sync_signal sig = { .value = 1 };
 	struct dma_buf_export_sync_file exp = { .flags = DMA_BUF_SYNC_RW, .fd = -1 };
 	struct dma_buf_import_sync_file imp = { .flags = DMA_BUF_SYNC_WRITE };
 	struct pollfd pfd;
+	int dev;
 
 	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &exp));
 	ASSERT_GE(exp.fd, 0);
 	pfd = (struct pollfd){ .fd = exp.fd, .events = POLLIN };
 	EXPECT_EQ(1, poll(&pfd, 1, 0));
-	imp.fd = exp.fd;
-	EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &imp));
-	pfd = (struct pollfd){ .fd = fd, .events = POLLIN | POLLOUT };
-	EXPECT_EQ(1, poll(&pfd, 1, 0));
 	close(exp.fd);
+
+	dev = open("/dev/dmabridge-sync", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev) TH_LOG("/dev/dmabridge-sync: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(dev, DMABRIDGE_SYNC_IOC_TIMELINE_CREATE, &tc));
+	ASSERT_EQ(0, ioctl(tc.fd, DMABRIDGE_SYNC_IOC_FENCE_CREATE, &fc));
+	imp.fd = fc.fd;
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &imp));
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN | POLLOUT };
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	exp.fd = -1;
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &exp));
+	ASSERT_GE(exp.fd, 0);
+	pfd = (struct pollfd){ .fd = exp.fd, .events = POLLIN };
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+
+	ASSERT_EQ(0, ioctl(tc.fd, DMABRIDGE_SYNC_IOC_SIGNAL, &sig));
+	EXPECT_EQ(1, poll(&pfd, 1, 1000));
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN | POLLOUT };
+	EXPECT_EQ(1, poll(&pfd, 1, 1000));
+	close(exp.fd);
+	close(fc.fd);
+	close(tc.fd);
+	close(dev);
 }
 
 /*
