@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <drm/drm.h>
 #include <drm/drm_mode.h>
@@ -144,6 +145,57 @@ static inline int ti_attachments_in_debugfs(void)
 			n++;
 	fclose(f);
 	return n;
+}
+
+/*
+ * How many dma-bufs exist system-wide, from debugfs's "Total N objects";
+ * -1 when debugfs is not mounted.  A reference leaked on a buffer keeps it
+ * counted after every fd of it is closed.
+ */
+static inline int dmabufs_in_debugfs(void)
+{
+	FILE *f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	char line[512];
+	int n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Total %d objects", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * How many references the file of the dma-buf @fd has, from debugfs's
+ * list of buffers (found by inode); -1 when it cannot be told.  A
+ * reference leaked on a buffer that lives on shows here.
+ */
+static inline long dmabuf_file_count(int fd)
+{
+	FILE *f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	unsigned long ino;
+	char line[512], exp_name[128];
+	long count, found = -1;
+	unsigned int flags, mode;
+	size_t size;
+	struct stat st;
+
+	if (!f)
+		return -1;
+	if (fstat(fd, &st)) {
+		fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%zu %x %x %ld %127s %lu", &size, &flags, &mode,
+			   &count, exp_name, &ino) == 6 && ino == st.st_ino) {
+			found = count;
+			break;
+		}
+	fclose(f);
+	return found;
 }
 
 /* --- dma-buf CPU access -------------------------------------------- */

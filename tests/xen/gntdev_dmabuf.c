@@ -421,9 +421,11 @@ TEST_F(self, churn_200_no_leak)
 {
 	static uint8_t buf[PAGE];
 	long before, after;
+	long long kmem_before, kmem_after;
 	uint32_t refs[4];
-	int i, fd, vfd;
+	int i, fd, vfd, bufs = dmabufs_in_debugfs();
 
+	ASSERT_LE(0, bufs) TH_LOG("no /sys/kernel/debug/dma_buf/bufinfo");
 	vfd = vgem_alloc(4 * PAGE);
 	ASSERT_LE(0, vfd);
 	/* Warm up allocator caches before measuring. */
@@ -433,6 +435,7 @@ TEST_F(self, churn_200_no_leak)
 		close(fd);
 	}
 	before = mem_free_kb();
+	kmem_before = kernel_unreclaimable_bytes();
 	for (i = 0; i < 200; i++) {
 		fd = gdb_export(self->dev, SELF, self->g.refs, 4, 0);
 		ASSERT_LE(0, fd) TH_LOG("cycle %d: %s", i, strerror(-fd));
@@ -449,9 +452,15 @@ TEST_F(self, churn_200_no_leak)
 		ASSERT_EQ(0, gdb_release(self->dev, vfd, 0));
 	}
 	after = mem_free_kb();
+	kmem_after = kernel_unreclaimable_bytes();
 	/* 200 cycles of 4 pages leaked would be 3.2 MiB. */
 	ASSERT_GT(1024, before - after) TH_LOG("MemFree %ld -> %ld kB", before, after);
+	/* The objects of a cycle (export, import, their arrays) are ~2 KiB. */
+	EXPECT_GT(128 * 1024, kmem_after - kmem_before)
+		TH_LOG("kernel memory %lld -> %lld bytes", kmem_before, kmem_after);
 	close(vfd);
+	/* No dma-buf stays behind, the vgem one imported 200 times included. */
+	EXPECT_EQ(bufs, dmabufs_in_debugfs());
 }
 
 TEST_HARNESS_MAIN
