@@ -122,19 +122,19 @@ static grant_handle_t gdb_pv_restore_handle(grant_handle_t handle)
 }
 
 /*
- * As when Xen cannot read an op partway through the batch: the ops
- * before it are done, and the hypercall as a whole fails.
+ * True when this map hypercall is to fail as when Xen cannot read an op
+ * partway through the batch: the first half of the ops is done here, and
+ * the caller takes the call as failed.
  */
-static int gdb_pv_map_hypercall(struct gnttab_map_grant_ref *ops,
-				unsigned int count)
+static bool gdb_pv_cut_map_hypercall(struct gnttab_map_grant_ref *ops,
+				     unsigned int count)
 {
 	if (atomic_dec_if_positive(&gdb_cut_map_hypercalls) < 0)
-		return HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops,
-						 count);
+		return false;
 	if (count > 1)
 		HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops,
 					  count / 2);
-	return -EFAULT;
+	return true;
 }
 #else
 static grant_handle_t gdb_pv_restore_handle(grant_handle_t handle)
@@ -142,10 +142,10 @@ static grant_handle_t gdb_pv_restore_handle(grant_handle_t handle)
 	return handle;
 }
 
-static int gdb_pv_map_hypercall(struct gnttab_map_grant_ref *ops,
-				unsigned int count)
+static bool gdb_pv_cut_map_hypercall(struct gnttab_map_grant_ref *ops,
+				     unsigned int count)
 {
-	return HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops, count);
+	return false;
 }
 #endif
 
@@ -222,7 +222,8 @@ int gdb_pv_map_over(struct page **pages, unsigned int count, const u32 *refs,
 	 * all (a flush after them can fail too), each with its status
 	 * written back; gnttab_set_map_op() marks the rest as not done.
 	 */
-	if (gdb_pv_map_hypercall(ops, count))
+	if (gdb_pv_cut_map_hypercall(ops, count) ||
+	    HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops, count))
 		ret = -EIO;
 	for (i = 0; i < count; i++) {
 		if (ops[i].status != GNTST_okay) {
